@@ -1,0 +1,46 @@
+# Two commands do everything: `make run` (all notebooks, tracked in mlflow.db) and `make test`.
+# Variables: PYTHON (a Python 3.11), DATA_SOURCE (auto|tlc|synthetic), DATA_DIR (folder with
+# the TLC parquet files), PYTEST_ARGS.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+DATA_SOURCE ?= auto
+DATA_DIR ?=
+PORT ?= 5000
+
+.PHONY: setup run test ui lint clean-notebooks check-notebooks clean
+
+setup: $(STAMP)
+
+$(STAMP): mlflow_requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r mlflow_requirements.txt
+	$(PY) -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+## run every notebook in order into build/executed/, tracked in ./mlflow.db
+run: setup
+	$(PY) scripts/run_notebooks.py --data-source "$(DATA_SOURCE)" $(if $(DATA_DIR),--data-dir "$(DATA_DIR)")
+
+## the whole test suite (offline; real-data checks use ../shared/tlc-data or $$TLC_DATA_DIR)
+test: setup
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+## the MLflow UI on the same database the notebooks write, on http://127.0.0.1:$(PORT)
+ui: setup
+	$(VENV)/bin/mlflow ui --backend-store-uri "sqlite:///$(CURDIR)/mlflow.db" --host 127.0.0.1 --port $(PORT)
+
+lint: setup
+	$(VENV)/bin/ruff check helpers tests scripts notebooks
+
+## strip execution metadata from the committed notebooks (outputs and tags stay)
+clean-notebooks: setup
+	$(PY) scripts/clean_notebooks.py
+
+check-notebooks: setup
+	$(PY) scripts/clean_notebooks.py --check
+
+clean:
+	rm -rf build

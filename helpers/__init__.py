@@ -1,0 +1,59 @@
+"""Helpers for the experiment-tracking module: data, features and MLflow set-up.
+
+Importing this package has no side effects: nothing is downloaded and MLflow is not configured
+until a function is called.
+"""
+
+from helpers.data import (
+    DATA_SOURCES,
+    TaxiDataError,
+    TaxiFile,
+    TaxiMonth,
+    data_tags,
+    download_taxi_file,
+    get_taxi_file,
+    load_month,
+    read_dataframe,
+    taxi_filename,
+)
+from helpers.features import (
+    add_pu_do,
+    fit_features,
+    int32_indices,
+    target,
+    to_records,
+    transform_features,
+)
+from helpers.paths import default_data_dir, display_path, repo_root
+from helpers.tracking import (
+    TrackingServerError,
+    check_tracking_server,
+    default_tracking_uri,
+    setup_mlflow,
+)
+
+__all__ = [
+    "DATA_SOURCES",
+    "TaxiDataError",
+    "TaxiFile",
+    "TaxiMonth",
+    "TrackingServerError",
+    "add_pu_do",
+    "check_tracking_server",
+    "data_tags",
+    "default_data_dir",
+    "default_tracking_uri",
+    "display_path",
+    "download_taxi_file",
+    "fit_features",
+    "get_taxi_file",
+    "int32_indices",
+    "load_month",
+    "read_dataframe",
+    "repo_root",
+    "setup_mlflow",
+    "target",
+    "taxi_filename",
+    "to_records",
+    "transform_features",
+]

@@ -1,0 +1,101 @@
+"""The main job: run every notebook in order with papermill, tracked in MLflow.
+
+    python scripts/run_notebooks.py [--data-source auto|tlc|synthetic] [--data-dir DIR]
+
+Executed copies go to build/executed/ (ignored by git); runs go to mlflow.db at the repository
+root unless MLFLOW_TRACKING_URI says otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import papermill as pm
+
+import helpers
+
+ROOT = helpers.repo_root()
+
+
+def resolve_source(source: str, data_dir: str | None, colour: str, months: list[str]) -> str:
+    """Find, download or generate the data once, so every notebook uses the same source."""
+    if source != "auto":
+        return source
+    used = set()
+    for month in months:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            used.add(helpers.get_taxi_file(colour, month, "auto", data_dir).source)
+    return "tlc" if used == {"tlc"} else "synthetic"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("--data-source", default="auto", choices=helpers.DATA_SOURCES)
+    parser.add_argument("--data-dir", default=None, help="folder with the TLC files (default data/)")
+    parser.add_argument("--out", default=str(ROOT / "build" / "executed"))
+    parser.add_argument("--only", nargs="*", help="notebook name prefixes to run, e.g. 01 02")
+    parser.add_argument(
+        "-p", "--param", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+        help="extra notebook parameter (value parsed as Python literal when possible)",
+    )
+    args = parser.parse_args(argv)
+
+    notebooks = sorted((ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb"))
+    if args.only:
+        notebooks = [nb for nb in notebooks if nb.name.startswith(tuple(args.only))]
+    source = resolve_source(args.data_source, args.data_dir, "green", ["2023-01", "2023-02", "2023-03"])
+    if source == "synthetic":
+        print("=" * 78)
+        print("The real TLC files are not in the data folder and cannot be downloaded:")
+        print("running every notebook on GENERATED data (DATA_SOURCE='synthetic').")
+        print("Numbers will differ from the course's. See README, 'Where the data comes from'.")
+        print("=" * 78)
+    else:
+        print(f"Data source: {source} (real TLC files)")
+
+    import ast
+
+    params: dict = {"DATA_SOURCE": source}
+    if args.data_dir:
+        params["DATA_DIR"] = str(Path(args.data_dir).resolve())
+    for name, value in args.param:
+        try:
+            params[name] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            params[name] = value
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    timings = []
+    for nb in notebooks:
+        print(f"\n--- {nb.name}")
+        start = time.perf_counter()
+        try:
+            pm.execute_notebook(
+                str(nb), str(out / nb.name), parameters=params, cwd=str(nb.parent),
+                kernel_name="python3", progress_bar=True,
+            )
+        except pm.PapermillExecutionError as exc:
+            print(f"\n{nb.name} failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue}")
+            print(f"Open {helpers.display_path(out / nb.name)} to see the failing cell.")
+            return 1
+        timings.append((nb.name, time.perf_counter() - start))
+
+    print("\nAll notebooks ran:")
+    for name, seconds in timings:
+        print(f"  {name:45s} {seconds:7.1f} s")
+    print(f"Executed copies: {helpers.display_path(out)}/")
+    uri = os.environ.get("MLFLOW_TRACKING_URI") or helpers.default_tracking_uri()
+    print(f"Runs are in {uri if uri.startswith('http') else helpers.display_path(ROOT / 'mlflow.db')}.")
+    print("Open the MLflow UI with:  make ui   (then browse http://127.0.0.1:5000)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
