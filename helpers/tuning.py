@@ -1,0 +1,156 @@
+"""Hyperparameter search for xgboost: the course's search and the project's fast default (03, 04).
+
+Two ways to turn a trip into numbers for the trees:
+
+- "onehot" (the course's): `PU_DO` one-hot plus `trip_distance` through a DictVectorizer, a
+  sparse matrix with thousands of columns (5702 on green 2023-01);
+- "zones" (the default here): the pickup zone id, the dropoff zone id and `trip_distance` as
+  three numeric columns. Trees split on zone ids directly, so a depth-8 tree can isolate a pair;
+  histograms are built over 3 columns instead of thousands, which makes each boosting round
+  tens of times cheaper.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from hyperopt import hp
+from hyperopt.pyll import scope
+from sklearn.base import BaseEstimator, TransformerMixin
+
+from helpers.features import fit_features, target, transform_features
+
+
+class ZoneFeatures(BaseEstimator, TransformerMixin):
+    """Pickup zone, dropoff zone and distance as a dense float32 matrix (03)."""
+
+    columns = ["PULocationID", "DOLocationID", "trip_distance"]
+
+    def fit(self, X: pd.DataFrame, y=None) -> ZoneFeatures:
+        self.feature_names_ = list(self.columns)
+        return self
+
+    def transform(self, X: pd.DataFrame) -> np.ndarray:
+        return np.column_stack(
+            [pd.to_numeric(X[c], errors="coerce").to_numpy(np.float32) for c in self.columns]
+        )
+
+    def get_feature_names_out(self, input_features=None) -> np.ndarray:
+        return np.asarray(self.columns, dtype=object)
+
+
+class OneHotFeatures(BaseEstimator, TransformerMixin):
+    """The course's features (PU_DO one-hot + trip_distance) as a fit/transform object (03)."""
+
+    def fit(self, X: pd.DataFrame, y=None) -> OneHotFeatures:
+        self.dv_, _ = fit_features(X)
+        return self
+
+    def transform(self, X: pd.DataFrame):
+        return transform_features(self.dv_, X)
+
+    def get_feature_names_out(self, input_features=None) -> np.ndarray:
+        return np.asarray(self.dv_.feature_names_, dtype=object)
+
+
+FEATURES = {"zones": ZoneFeatures, "onehot": OneHotFeatures}
+
+
+@dataclass(frozen=True)
+class SearchSetup:
+    """Everything a search needs besides its data: features, space, rounds (03)."""
+
+    name: str
+    features: str
+    space: dict
+    num_boost_round: int
+    early_stopping_rounds: int
+    extra_params: dict
+    bounds: dict
+
+    def describe(self) -> dict[str, str]:
+        """The space in words, one line per parameter, for printing (03)."""
+        return dict(self.bounds)
+
+
+def course_space() -> dict:
+    """The course's search space as published (with `reg:squarederror` for the removed `reg:linear`)."""
+    return {
+        "max_depth": scope.int(hp.quniform("max_depth", 4, 100, 1)),
+        "learning_rate": hp.loguniform("learning_rate", -3, 0),
+        "reg_alpha": hp.loguniform("reg_alpha", -5, -1),
+        "reg_lambda": hp.loguniform("reg_lambda", -6, -1),
+        "min_child_weight": hp.loguniform("min_child_weight", -1, 3),
+        "objective": "reg:squarederror",
+        "seed": 42,
+    }
+
+
+def fast_space() -> dict:
+    """The default space: same parameters, bounds where good trees on 3 columns live (03)."""
+    return {
+        "max_depth": scope.int(hp.quniform("max_depth", 4, 14, 1)),
+        "learning_rate": hp.loguniform("learning_rate", math.log(0.02), math.log(0.3)),
+        "reg_alpha": hp.loguniform("reg_alpha", -5, -1),
+        "reg_lambda": hp.loguniform("reg_lambda", -6, -1),
+        "min_child_weight": hp.loguniform("min_child_weight", -1, 3),
+        "objective": "reg:squarederror",
+        "seed": 42,
+    }
+
+
+COMMON_BOUNDS = {
+    "reg_alpha": "log-uniform 0.0067..0.37",
+    "reg_lambda": "log-uniform 0.0025..0.37",
+    "min_child_weight": "log-uniform 0.37..20",
+    "objective": "reg:squarederror",
+    "seed": "42",
+}
+
+
+def params_from_run(params: dict[str, str]) -> dict:
+    """xgboost parameters from a run's logged (string) params, typed as the objective had them (04)."""
+    typed = {}
+    for key in ("max_depth", "seed"):
+        if key in params:
+            typed[key] = int(float(params[key]))
+    for key in ("learning_rate", "reg_alpha", "reg_lambda", "min_child_weight"):
+        if key in params:
+            typed[key] = float(params[key])
+    if "objective" in params:
+        typed["objective"] = params["objective"]
+    return typed
+
+
+def search_setup(name: str = "fast", device: str = "cpu") -> SearchSetup:
+    """The search called `name`: 'fast' (default) or 'course' (as the course wrote it) (03)."""
+    extra = {"device": device} if device != "cpu" else {}
+    if name == "course":
+        bounds = {**COMMON_BOUNDS, "max_depth": "int 4..100", "learning_rate": "log-uniform 0.05..1"}
+        return SearchSetup("course", "onehot", course_space(), 1000, 50, extra, bounds)
+    if name == "fast":
+        bounds = {**COMMON_BOUNDS, "max_depth": "int 4..14", "learning_rate": "log-uniform 0.02..0.3"}
+        extra = {"tree_method": "hist", **extra}
+        return SearchSetup("fast", "zones", fast_space(), 1000, 50, extra, bounds)
+    raise ValueError(f"Unknown search {name!r}: use 'fast' or 'course'.")
+
+
+def make_features(kind: str, train_df: pd.DataFrame):
+    """A fitted preprocessor of kind 'zones' or 'onehot' (03)."""
+    if kind not in FEATURES:
+        raise ValueError(f"Unknown features {kind!r}: use one of {', '.join(FEATURES)}.")
+    return FEATURES[kind]().fit(train_df)
+
+
+def make_dmatrices(preprocessor, train_df: pd.DataFrame, valid_df: pd.DataFrame):
+    """xgboost's training and validation DMatrix for a fitted preprocessor (03)."""
+    import xgboost as xgb
+
+    names = [str(n) for n in preprocessor.get_feature_names_out()]
+    names = names if len(names) < 100 else None
+    train = xgb.DMatrix(preprocessor.transform(train_df), label=target(train_df), feature_names=names)
+    valid = xgb.DMatrix(preprocessor.transform(valid_df), label=target(valid_df), feature_names=names)
+    return train, valid

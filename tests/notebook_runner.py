@@ -1,0 +1,51 @@
+"""Run the course notebooks with papermill or nbval from a temporary folder (used by the tests)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import papermill as pm
+from papermill.parameterize import parameterize_notebook
+
+import helpers
+
+NOTEBOOKS = helpers.repo_root() / "notebooks"
+SANITIZE = helpers.repo_root() / "tests" / "nbval_sanitize.cfg"
+
+
+def notebook(prefix: str) -> Path:
+    """The committed notebook whose name starts with `prefix` (e.g. '03')."""
+    (path,) = sorted(NOTEBOOKS.glob(f"{prefix}-*.ipynb"))
+    return path
+
+
+def run_papermill(prefix: str, workdir: Path, **params) -> nbformat.NotebookNode:
+    """Execute a notebook with papermill from `workdir` (not the notebooks folder)."""
+    out = workdir / f"executed-{notebook(prefix).name}"
+    return pm.execute_notebook(
+        str(notebook(prefix)), str(out), parameters=params, cwd=str(workdir),
+        kernel_name="python3", progress_bar=False,
+    )
+
+
+def run_nbval(prefix: str, workdir: Path, env: dict[str, str], **params) -> subprocess.CompletedProcess:
+    """Re-execute a committed notebook under nbval (lax: cells tagged nbval-check-output compared).
+
+    `params` are injected as papermill does, in a cell after the `parameters` cell, so a smaller
+    search can be run without touching the committed outputs of the other cells.
+    """
+    nb = nbformat.read(notebook(prefix), as_version=4)
+    if params:
+        nb = parameterize_notebook(nb, params)
+    copy = workdir / notebook(prefix).name
+    nbformat.write(nb, copy)
+    cmd = [
+        sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval-lax",
+        "--nbval-sanitize-with", str(SANITIZE), "--nbval-cell-timeout", "900",
+        "-o", "addopts=", "-o", "testpaths=", "--rootdir", str(workdir), str(copy),
+    ]
+    return subprocess.run(cmd, cwd=workdir, env={**os.environ, **env}, capture_output=True, text=True)

@@ -1,0 +1,115 @@
+"""Notebooks 01-04 under papermill on small generated data, checked through what they leave in MLflow."""
+
+from __future__ import annotations
+
+import mlflow
+import pytest
+from mlflow import MlflowClient
+
+from tests.notebook_runner import run_papermill
+
+SMALL = {"DATA_SOURCE": "synthetic", "SYNTHETIC_ROWS": 4000}
+EXPERIMENT = "test-nyc-taxi"
+
+
+@pytest.fixture(scope="module")
+def course_store(tmp_path_factory):
+    """One temporary tracking store in which 01..04 run in order, from a non-notebook folder."""
+    root = tmp_path_factory.mktemp("course-notebooks")
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    common = {**SMALL, "DATA_DIR": str(root / "data"), "TRACKING_URI": uri}
+    run_papermill("01", root, **common, EXPERIMENT_NAME="test-intro")
+    run_papermill("02", root, **common, EXPERIMENT_NAME=EXPERIMENT, ALPHAS=[0.01, 1.0])
+    run_papermill("03", root, **common, EXPERIMENT_NAME=EXPERIMENT, MAX_EVALS=4)
+    run_papermill("04", root, **common, EXPERIMENT_NAME=EXPERIMENT, N_ESTIMATORS=10)
+    mlflow.set_tracking_uri(uri)
+    return MlflowClient(uri)
+
+
+def runs(client: MlflowClient, experiment: str, filter_string: str = "") -> list:
+    exp = client.get_experiment_by_name(experiment)
+    assert exp is not None, f"experiment {experiment!r} missing"
+    return client.search_runs([exp.experiment_id], filter_string, order_by=["metrics.rmse ASC"])
+
+
+def logged_models(client: MlflowClient, run) -> list:
+    return mlflow.search_logged_models(
+        experiment_ids=[run.info.experiment_id],
+        filter_string=f"source_run_id = '{run.info.run_id}'",
+        output_format="list",
+    )
+
+
+def by_name(client, name: str):
+    (run,) = runs(client, EXPERIMENT, f"tags.mlflow.runName = '{name}'")
+    return run
+
+
+def test_01_baseline_run_records_data(course_store):
+    (run,) = runs(course_store, "test-intro")
+    assert run.info.run_name == "baseline-mean"
+    assert run.data.metrics["rmse"] > 5
+    assert run.data.tags["data.source"] == "synthetic"
+    assert run.data.tags["data.train_path"].endswith("green_tripdata_2023-01.parquet")
+    assert run.data.tags["data.valid_path"].endswith("green_tripdata_2023-02.parquet")
+    assert "mlflow.user" in run.data.tags and "mlflow.source.name" in run.data.tags
+
+
+def test_02_one_run_per_model_with_tags_params_artifacts(course_store):
+    model_runs = runs(course_store, EXPERIMENT, "tags.developer = 'course'")
+    names = sorted(r.info.run_name for r in model_runs)
+    assert names == sorted(
+        ["linear-regression", "lasso-alpha-0.01", "ridge-alpha-0.01", "lasso-alpha-1.0", "ridge-alpha-1.0"]
+    )
+    for run in model_runs:
+        assert run.data.tags["data.source"] == "synthetic"
+        assert run.data.params["train_path"] == "green_tripdata_2023-01.parquet"
+        assert run.data.metrics["rmse"] > 0
+        assert [f.path for f in course_store.list_artifacts(run.info.run_id, "preprocessor")] == [
+            "preprocessor/preprocessor.b"
+        ]
+        assert [m.name for m in logged_models(course_store, run)] == ["model"]
+    assert by_name(course_store, "lasso-alpha-1.0").data.params["alpha"] == "1.0"
+    # a linear model clearly beats predicting the mean
+    baseline = runs(course_store, "test-intro")[0].data.metrics["rmse"]
+    assert by_name(course_store, "linear-regression").data.metrics["rmse"] < 0.85 * baseline
+
+
+def test_03_one_child_run_per_trial_and_best_is_minimum(course_store):
+    (parent,) = runs(course_store, EXPERIMENT, "tags.hyperopt_parent = 'true'")
+    assert parent.data.params["max_evals"] == "4" and parent.data.params["search"] == "fast"
+    trials = runs(course_store, EXPERIMENT, f"tags.mlflow.parentRunId = '{parent.info.run_id}'")
+    assert len(trials) == 4
+    for trial in trials:
+        assert {"max_depth", "learning_rate", "reg_alpha", "reg_lambda", "min_child_weight"} <= set(
+            trial.data.params
+        )
+        assert trial.data.params["objective"] == "reg:squarederror"
+        assert trial.data.tags["data.source"] == "synthetic"
+    best = min(trials, key=lambda r: r.data.metrics["rmse"])
+    assert parent.data.tags["best_run_id"] == best.info.run_id
+    assert parent.data.metrics["best_rmse"] == pytest.approx(best.data.metrics["rmse"])
+
+
+def test_04_autolog_xgboost_and_four_sklearn_runs(course_store):
+    xgb_run = by_name(course_store, "xgboost-best-params")
+    (parent,) = runs(course_store, EXPERIMENT, "tags.hyperopt_parent = 'true'")
+    best_trial = course_store.get_run(parent.data.tags["best_run_id"])
+    assert xgb_run.data.tags["retrained_from"] == best_trial.info.run_id
+    for key in ("max_depth", "learning_rate", "min_child_weight"):
+        assert float(xgb_run.data.params[key]) == pytest.approx(float(best_trial.data.params[key]))
+    history = course_store.get_metric_history(xgb_run.info.run_id, "validation-rmse")
+    assert len(history) > 10
+    artifacts = {f.path for f in course_store.list_artifacts(xgb_run.info.run_id)}
+    assert {"feature_importance_weight.json", "preprocessor"} <= artifacts
+    (model,) = logged_models(course_store, xgb_run)
+    assert mlflow.pyfunc.load_model(model.model_uri).metadata.flavors.get("xgboost")
+
+    for name in ("RandomForestRegressor", "GradientBoostingRegressor", "ExtraTreesRegressor", "LinearSVR"):
+        run = by_name(course_store, name)
+        assert run.data.metrics["rmse"] > 0
+        assert "training_score" in run.data.metrics  # autologged by mlflow.sklearn
+    assert by_name(course_store, "RandomForestRegressor").data.params["n_estimators"] == "10"
+    # the tuned xgboost clearly beats the linear model on the generated data
+    lr = by_name(course_store, "linear-regression").data.metrics["rmse"]
+    assert xgb_run.data.metrics["rmse"] < 0.9 * lr
