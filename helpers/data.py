@@ -70,21 +70,26 @@ def expected_columns(colour: str) -> tuple[str, ...]:
     return (*DATETIME_COLUMNS[check_colour(colour)], *LOCATION_COLUMNS, "trip_distance")
 
 
-def check_parquet(path: Path, colour: str) -> None:
-    """Raise TaxiDataError unless `path` opens as parquet with the columns of `colour` taxis."""
+def check_parquet(path: Path, colour: str, downloaded_as: str | None = None) -> None:
+    """Raise TaxiDataError unless `path` opens as parquet with the columns of `colour` taxis.
+
+    `downloaded_as`: the file's TLC name when `path` is a temporary download, so that the
+    message names the file the learner asked for, not the temporary copy (already deleted).
+    """
+    label = f"{downloaded_as} as downloaded" if downloaded_as else path.name
     try:
         names = set(pq.read_schema(path).names)
     except Exception as exc:  # pyarrow raises several types for a broken file
+        advice = "" if downloaded_as else " Delete it and run again to download a fresh copy."
         raise TaxiDataError(
-            f"{path.name} is not a readable parquet file ({type(exc).__name__}: {exc}). "
-            f"Delete it and run again to download a fresh copy."
+            f"{label} is not a readable parquet file ({type(exc).__name__}: {exc}).{advice}"
         ) from exc
     missing = [c for c in expected_columns(colour) if c not in names]
     if missing:
         other = [c for c, cols in DATETIME_COLUMNS.items() if c != colour and set(cols) <= names]
         hint = f" It looks like a {other[0]} taxi file: set TAXI_COLOR={other[0]!r}." if other else ""
         raise TaxiDataError(
-            f"{path.name} is not a {colour} taxi file: it lacks {', '.join(missing)}.{hint}"
+            f"{label} is not a {colour} taxi file: it lacks {', '.join(missing)}.{hint}"
         )
 
 
@@ -133,7 +138,7 @@ def download_taxi_file(
                         bar.update(len(chunk))
                 if total is not None and out.tell() != total:
                     raise TaxiDataError(f"truncated: got {out.tell()} of {total} bytes")
-            check_parquet(tmp, colour)
+            check_parquet(tmp, colour, downloaded_as=name)
             os.replace(tmp, target)
             return target
         except TaxiDataError as exc:
@@ -151,8 +156,8 @@ def download_taxi_file(
             time.sleep(min(0.5 * 2**attempt, 4))
     raise TaxiDataError(
         f"{name} is not in {display_path(folder)} and could not be downloaded from {url} "
-        f"after {retries} attempts: {cause}. Put the file there by hand, set DATA_DIR to a folder "
-        f"that has it, or {OFFLINE_HINT}."
+        f"after {retries} attempts: {cause.rstrip('.')}. Put the file there by hand, "
+        f"set DATA_DIR to a folder that has it, or {OFFLINE_HINT}."
     )
 
 

@@ -1,0 +1,258 @@
+"""Reading a month, the features and the MLflow set-up: what a learner runs in notebooks 01-02.
+
+Bad input must give a clear helpers.TaxiDataError (or TrackingServerError), not a pandas or
+pyarrow traceback; good input must give what the course expects.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+from sklearn.feature_extraction import DictVectorizer
+from sklearn.linear_model import Lasso
+
+import helpers
+from helpers.synthetic import generate_table, write_synthetic_month
+
+ROOT = helpers.repo_root()
+ROWS = 3_000
+
+
+@pytest.fixture(scope="module")
+def green_path(synthetic_dir) -> Path:
+    return write_synthetic_month(
+        synthetic_dir / "test_data" / "green_tripdata_2023-01.parquet", "green", "2023-01", ROWS
+    )
+
+
+def write_variant(path: Path, table: pa.Table) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table, path)
+    return path
+
+
+# --- clear errors for bad input ---------------------------------------------------------------
+
+
+def test_unknown_colour(tmp_path):
+    with pytest.raises(helpers.TaxiDataError, match="Unknown taxi colour 'blue'") as err:
+        helpers.load_month("blue", "2023-01", source="synthetic", data_dir=tmp_path)
+    assert "green" in str(err.value) and "yellow" in str(err.value)  # says what is allowed
+
+
+@pytest.mark.parametrize("month", ["2023-13", "23-01", "January", "2023-1", ""])
+def test_malformed_month(month, tmp_path):
+    with pytest.raises(helpers.TaxiDataError, match="YYYY-MM"):
+        helpers.load_month("green", month, source="synthetic", data_dir=tmp_path)
+    assert list(tmp_path.iterdir()) == []  # nothing generated for a bad month
+
+
+def test_unknown_data_source(tmp_path):
+    with pytest.raises(helpers.TaxiDataError, match="Unknown DATA_SOURCE 's3'") as err:
+        helpers.load_month("green", "2023-01", source="s3", data_dir=tmp_path)
+    for source in helpers.DATA_SOURCES:
+        assert source in str(err.value)
+
+
+def test_yellow_file_read_as_green_suggests_taxi_color(tmp_path):
+    path = write_synthetic_month(
+        tmp_path / "yellow_tripdata_2023-01.parquet", "yellow", "2023-01", 200
+    )
+    with pytest.raises(helpers.TaxiDataError) as err:
+        helpers.read_dataframe(path, "green")
+    message = str(err.value)
+    assert path.name in message
+    assert "not a green taxi file" in message
+    assert "TAXI_COLOR='yellow'" in message
+
+
+def test_yellow_content_under_a_green_name_is_caught_before_reading(tmp_path):
+    # someone saved a yellow month as green_tripdata_...: the local file is checked, not trusted
+    write_synthetic_month(tmp_path / "green_tripdata_2023-01.parquet", "yellow", "2023-01", 200)
+    with pytest.raises(helpers.TaxiDataError, match="TAXI_COLOR='yellow'"):
+        helpers.get_taxi_file("green", "2023-01", source="tlc", data_dir=tmp_path)
+
+
+def test_month_with_every_row_filtered_out(tmp_path):
+    table = generate_table("green", "2023-01", 200)
+    table = table.set_column(
+        table.schema.get_field_index("lpep_dropoff_datetime"),
+        "lpep_dropoff_datetime",
+        table["lpep_pickup_datetime"],  # every trip lasts 0 minutes
+    )
+    path = write_variant(tmp_path / "green_tripdata_2023-01.parquet", table)
+    with pytest.raises(helpers.TaxiDataError, match="no trip between 1 and 60 minutes") as err:
+        helpers.read_dataframe(path)
+    assert path.name in str(err.value)
+
+
+def test_missing_file(tmp_path):
+    path = tmp_path / "green_tripdata_2023-01.parquet"
+    with pytest.raises(helpers.TaxiDataError, match="does not exist") as err:
+        helpers.read_dataframe(path)
+    assert path.name in str(err.value)
+
+
+def test_corrupt_file(tmp_path):
+    path = tmp_path / "green_tripdata_2023-01.parquet"
+    path.write_bytes(np.random.default_rng(0).bytes(4096))
+    with pytest.raises(helpers.TaxiDataError, match="not a readable parquet file") as err:
+        helpers.read_dataframe(path)
+    assert path.name in str(err.value)
+    assert "Delete it" in str(err.value)  # a local file: says how to recover
+
+
+# --- read_dataframe: what the course's notebook 02 expects ------------------------------------
+
+
+def test_read_dataframe_duration_in_minutes_within_1_to_60(green_path):
+    raw = pq.read_table(green_path).to_pandas()
+    df = helpers.read_dataframe(green_path)
+
+    assert 0 < len(df) < len(raw)  # the outliers went, most trips stayed
+    assert len(df) > 0.9 * len(raw)
+    assert df.duration.between(1, 60).all()
+    expected = (df.lpep_dropoff_datetime - df.lpep_pickup_datetime).dt.total_seconds() / 60
+    np.testing.assert_allclose(df.duration.to_numpy(), expected.to_numpy())
+
+
+@pytest.mark.parametrize("id_type", [pa.int64(), pa.int32(), pa.string()])
+def test_location_ids_are_strings_whatever_the_stored_type(id_type, tmp_path):
+    # recent TLC files store int64 (2023-01) or int32 (2023-02 on); some re-exports store strings
+    table = generate_table("green", "2023-01", 500)
+    for col in ("PULocationID", "DOLocationID"):
+        i = table.schema.get_field_index(col)
+        table = table.set_column(i, pa.field(col, id_type), pc.cast(table[col], id_type))
+    path = write_variant(tmp_path / "green_tripdata_2023-01.parquet", table)
+
+    df = helpers.read_dataframe(path)
+
+    original = generate_table("green", "2023-01", 500).to_pandas()
+    for col in ("PULocationID", "DOLocationID"):
+        values = df[col].tolist()
+        assert all(isinstance(v, str) for v in values), col
+        assert all(v.isdigit() for v in values), f"{col}: ids like '166', not '166.0'"
+        assert values == original.loc[df.index, col].astype(str).tolist()
+    assert (
+        helpers.add_pu_do(df).PU_DO.iloc[0]
+        == f"{df.PULocationID.iloc[0]}_{df.DOLocationID.iloc[0]}"
+    )
+
+
+# --- features: int32 indices so that Lasso fits ------------------------------------------------
+
+
+def test_int32_indices_keeps_the_matrix(green_path):
+    df = helpers.read_dataframe(green_path)
+    X64 = DictVectorizer().fit_transform(helpers.to_records(df))
+    X32 = helpers.int32_indices(X64)
+
+    assert X32.indices.dtype == np.int32 and X32.indptr.dtype == np.int32
+    assert X32.shape == X64.shape
+    assert (X32 != X64).nnz == 0
+
+
+def test_fit_features_gives_int32_and_lasso_fits(green_path):
+    df = helpers.read_dataframe(green_path)
+    dv, X = helpers.fit_features(df)
+    X_again = helpers.transform_features(dv, df)
+
+    for M in (X, X_again):
+        assert M.indices.dtype == np.int32 and M.indptr.dtype == np.int32
+    assert X.shape == (len(df), len(dv.feature_names_))
+    assert "trip_distance" in dv.feature_names_
+    assert any(name.startswith("PU_DO=") for name in dv.feature_names_)
+
+    y = helpers.target(df)
+    lasso = Lasso(alpha=0.01).fit(X, y)  # raises on int64 indices with scikit-learn >= 1.9
+    assert np.isfinite(lasso.predict(X_again)).all()
+
+
+# --- MLflow set-up ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def isolated_mlflow(tracking_uri, monkeypatch):
+    """setup_mlflow sets process-wide MLflow state: give it back after the test."""
+    import mlflow.tracking._tracking_service.utils as tracking_utils
+    import mlflow.tracking.fluent as fluent
+
+    monkeypatch.delenv("MLFLOW_EXPERIMENT_ID", raising=False)
+    monkeypatch.delenv("MLFLOW_EXPERIMENT_NAME", raising=False)
+    monkeypatch.setattr(tracking_utils, "_tracking_uri", tracking_utils._tracking_uri)
+    monkeypatch.setattr(fluent, "_active_experiment_id", fluent._active_experiment_id)
+    return tracking_uri
+
+
+def test_setup_mlflow_creates_the_experiment(isolated_mlflow, tmp_path):
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    experiment = helpers.setup_mlflow("nyc-taxi-test", isolated_mlflow)
+
+    assert experiment.name == "nyc-taxi-test"
+    assert mlflow.get_tracking_uri() == isolated_mlflow
+    assert (tmp_path / "mlflow.db").exists()
+    stored = MlflowClient(isolated_mlflow).get_experiment_by_name("nyc-taxi-test")
+    assert stored is not None and stored.experiment_id == experiment.experiment_id
+
+    # called again (a notebook re-run): the same experiment, not a new one
+    again = helpers.setup_mlflow("nyc-taxi-test")  # the URI now comes from MLFLOW_TRACKING_URI
+    assert again.experiment_id == experiment.experiment_id
+
+
+def test_setup_mlflow_with_a_server_that_is_not_running(monkeypatch):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    uri = f"http://127.0.0.1:{port}"
+
+    start = time.monotonic()
+    with pytest.raises(helpers.TrackingServerError) as err:
+        helpers.setup_mlflow("x", uri)
+
+    assert time.monotonic() - start < 5
+    message = str(err.value)
+    assert uri in message
+    assert "mlflow server --host 127.0.0.1 --port" in message  # says how to start one
+
+
+def test_default_tracking_uri_ignores_the_current_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("TAXI_DATA_DIR", raising=False)
+
+    uri = helpers.default_tracking_uri()
+
+    assert uri == f"sqlite:///{ROOT / 'mlflow.db'}"
+    assert uri.endswith(f"{ROOT}/mlflow.db")
+    assert str(tmp_path) not in uri
+    assert helpers.default_data_dir() == ROOT / "data"
+
+
+def test_import_helpers_has_no_side_effects(tmp_path):
+    code = "import sys; import helpers; print('mlflow' in sys.modules)"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+
+    assert result.stdout.strip().splitlines()[-1] == "False", "import helpers imported mlflow"
+    assert not (tmp_path / "mlflow.db").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # no mlflow.db, mlruns/, data/ ...

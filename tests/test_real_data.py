@@ -1,0 +1,76 @@
+"""The course's reference numbers on the real TLC green files (2023-01..03).
+
+Skipped, with the reason printed, when the files are not found ($TLC_DATA_DIR or
+../shared/tlc-data beside the repository). Reference figures: ../shared/tlc-data/README.md.
+"""
+
+from __future__ import annotations
+
+import pytest
+from sklearn.linear_model import Lasso, LinearRegression
+from sklearn.metrics import root_mean_squared_error
+
+import helpers
+
+pytestmark = pytest.mark.realdata
+
+MONTHS = {"train": "2023-01", "valid": "2023-02", "test": "2023-03"}
+
+
+@pytest.fixture(scope="module")
+def months(real_data_dir) -> dict[str, helpers.TaxiMonth]:
+    return {
+        key: helpers.load_month("green", month, source="tlc", data_dir=real_data_dir)
+        for key, month in MONTHS.items()
+    }
+
+
+@pytest.fixture(scope="module")
+def features(months):
+    dv, X_train = helpers.fit_features(months["train"].df)
+    X = {key: helpers.transform_features(dv, m.df) for key, m in months.items() if key != "train"}
+    y = {key: helpers.target(m.df) for key, m in months.items()}
+    return dv, X_train, X, y
+
+
+def test_row_counts_after_the_1_to_60_minute_filter(months):
+    counts = {key: len(m.df) for key, m in months.items()}
+    assert counts == {"train": 65946, "valid": 62574, "test": 69392}
+    for m in months.values():
+        assert m.source == "tlc"
+        assert m.df.duration.between(1, 60).all()
+        assert m.df.PULocationID.map(type).eq(str).all()
+
+
+def test_vectoriser_has_5702_features(features):
+    dv, X_train, _, _ = features
+    assert len(dv.feature_names_) == 5702
+    assert X_train.shape == (65946, 5702)
+
+
+def test_linear_regression_rmse(features):
+    _, X_train, X, y = features
+    lr = LinearRegression().fit(X_train, y["train"])
+    assert root_mean_squared_error(y["valid"], lr.predict(X["valid"])) == pytest.approx(
+        6.0345, abs=5e-4
+    )
+    assert root_mean_squared_error(y["test"], lr.predict(X["test"])) == pytest.approx(
+        6.2442, abs=5e-4
+    )
+
+
+def test_lasso_fits_on_int32_indices(features):
+    _, X_train, X, y = features
+    lasso = Lasso(alpha=0.01).fit(X_train, y["train"])
+    assert root_mean_squared_error(y["valid"], lasso.predict(X["valid"])) == pytest.approx(
+        8.2314, abs=5e-4
+    )
+
+
+def test_data_tags_record_the_real_files(months):
+    tags = helpers.data_tags(train=months["train"], valid=months["valid"])
+    assert tags["data.source"] == "tlc"
+    assert tags["data.train_path"].endswith("green_tripdata_2023-01.parquet")
+    assert tags["data.valid_path"].endswith("green_tripdata_2023-02.parquet")
+    assert tags["data.train_month"] == "green 2023-01"
+    assert tags["data.valid_month"] == "green 2023-02"
