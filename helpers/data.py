@@ -27,11 +27,15 @@ DATETIME_COLUMNS = {
 }
 LOCATION_COLUMNS = ("PULocationID", "DOLocationID")
 DATA_SOURCES = ("auto", "tlc", "synthetic")
-OFFLINE_HINT = 'Run with DATA_SOURCE="synthetic" to work offline on generated data'
+OFFLINE_HINT = 'run with DATA_SOURCE="synthetic" to work offline on generated data'
 
 
 class TaxiDataError(RuntimeError):
     """A taxi file is missing, corrupt, of the wrong kind, or could not be downloaded."""
+
+
+class _NotRetryable(TaxiDataError):
+    """A download failure that another attempt cannot fix (404, a file of the wrong kind)."""
 
 
 def check_colour(colour: str) -> str:
@@ -56,7 +60,9 @@ def check_month(month: str) -> str:
 def check_source(source: str) -> str:
     """Return a data source, or raise a clear error for one that does not exist."""
     if source not in DATA_SOURCES:
-        raise TaxiDataError(f"Unknown DATA_SOURCE {source!r}: use one of {', '.join(DATA_SOURCES)}.")
+        raise TaxiDataError(
+            f"Unknown DATA_SOURCE {source!r}: use one of {', '.join(DATA_SOURCES)}."
+        )
     return source
 
 
@@ -87,8 +93,10 @@ def check_parquet(path: Path, colour: str, downloaded_as: str | None = None) -> 
     missing = [c for c in expected_columns(colour) if c not in names]
     if missing:
         other = [c for c, cols in DATETIME_COLUMNS.items() if c != colour and set(cols) <= names]
-        hint = f" It looks like a {other[0]} taxi file: set TAXI_COLOR={other[0]!r}." if other else ""
-        raise TaxiDataError(
+        hint = (
+            f" It looks like a {other[0]} taxi file: set TAXI_COLOR={other[0]!r}." if other else ""
+        )
+        raise _NotRetryable(
             f"{label} is not a {colour} taxi file: it lacks {', '.join(missing)}.{hint}"
         )
 
@@ -122,9 +130,12 @@ def download_taxi_file(
         fd, tmp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=folder)
         tmp = Path(tmp_name)
         try:
-            with os.fdopen(fd, "wb") as out, requests.get(url, stream=True, timeout=timeout) as resp:
+            with (
+                os.fdopen(fd, "wb") as out,
+                requests.get(url, stream=True, timeout=timeout) as resp,
+            ):
                 if resp.status_code == 404:
-                    raise TaxiDataError(
+                    raise _NotRetryable(
                         f"{name} could not be downloaded: {url} answered 404 (not published). "
                         f"Check TAXI_COLOR and the month; the TLC publishes months about two months late."
                     )
@@ -143,8 +154,8 @@ def download_taxi_file(
             return target
         except TaxiDataError as exc:
             tmp.unlink(missing_ok=True)
-            if "404" in str(exc):
-                raise
+            if isinstance(exc, _NotRetryable):
+                raise TaxiDataError(str(exc)) from None
             cause = str(exc)
         except (requests.RequestException, OSError) as exc:
             tmp.unlink(missing_ok=True)
@@ -193,7 +204,9 @@ def get_taxi_file(
     if source == "synthetic":
         from helpers.synthetic import synthetic_file
 
-        return TaxiFile(colour, month, synthetic_file(colour, month, folder, synthetic_rows), "synthetic")
+        return TaxiFile(
+            colour, month, synthetic_file(colour, month, folder, synthetic_rows), "synthetic"
+        )
     local = folder / name
     if local.exists():
         check_parquet(local, colour)
@@ -234,7 +247,11 @@ def read_dataframe(path: str | os.PathLike, colour: str = "green") -> pd.DataFra
         )
     for col in LOCATION_COLUMNS:
         # files store ids as int64 (recent) or strings (some re-exports): make both strings
-        df[col] = df[col].astype("Int64").astype(str) if df[col].dtype.kind in "iuf" else df[col].astype(str)
+        df[col] = (
+            df[col].astype("Int64").astype(str)
+            if df[col].dtype.kind in "iuf"
+            else df[col].astype(str)
+        )
     return df
 
 

@@ -129,10 +129,18 @@ def search_setup(name: str = "fast", device: str = "cpu") -> SearchSetup:
     """The search called `name`: 'fast' (default) or 'course' (as the course wrote it) (03)."""
     extra = {"device": device} if device != "cpu" else {}
     if name == "course":
-        bounds = {**COMMON_BOUNDS, "max_depth": "int 4..100", "learning_rate": "log-uniform 0.05..1"}
+        bounds = {
+            **COMMON_BOUNDS,
+            "max_depth": "int 4..100",
+            "learning_rate": "log-uniform 0.05..1",
+        }
         return SearchSetup("course", "onehot", course_space(), 1000, 50, extra, bounds)
     if name == "fast":
-        bounds = {**COMMON_BOUNDS, "max_depth": "int 4..14", "learning_rate": "log-uniform 0.02..0.3"}
+        bounds = {
+            **COMMON_BOUNDS,
+            "max_depth": "int 4..14",
+            "learning_rate": "log-uniform 0.02..0.3",
+        }
         extra = {"tree_method": "hist", **extra}
         return SearchSetup("fast", "zones", fast_space(), 1000, 50, extra, bounds)
     raise ValueError(f"Unknown search {name!r}: use 'fast' or 'course'.")
@@ -151,6 +159,10 @@ def make_dmatrices(preprocessor, train_df: pd.DataFrame, valid_df: pd.DataFrame)
 
     names = [str(n) for n in preprocessor.get_feature_names_out()]
     names = names if len(names) < 100 else None
-    train = xgb.DMatrix(preprocessor.transform(train_df), label=target(train_df), feature_names=names)
-    valid = xgb.DMatrix(preprocessor.transform(valid_df), label=target(valid_df), feature_names=names)
+    train = xgb.DMatrix(
+        preprocessor.transform(train_df), label=target(train_df), feature_names=names
+    )
+    valid = xgb.DMatrix(
+        preprocessor.transform(valid_df), label=target(valid_df), feature_names=names
+    )
     return train, valid

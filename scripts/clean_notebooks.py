@@ -1,7 +1,7 @@
 """Strip execution noise from the committed notebooks; keep outputs and cell tags.
 
-    python scripts/clean_notebooks.py           # clean notebooks/*.ipynb in place
-    python scripts/clean_notebooks.py --check   # exit 1 and name the files that are not clean
+python scripts/clean_notebooks.py           # clean notebooks/*.ipynb in place
+python scripts/clean_notebooks.py --check   # exit 1 and name the files that are not clean
 """
 
 from __future__ import annotations
@@ -17,11 +17,41 @@ KEEP_NB_METADATA = ("kernelspec", "language_info")
 KEEP_CELL_METADATA = ("tags",)
 
 
+PROGRESS = re.compile(r"\d+%\|")
+
+
+def squash_streams(outputs: list[dict]) -> list[dict]:
+    """Merge consecutive stream outputs and keep only the last state of each progress bar."""
+    merged: list[dict] = []
+    for out in outputs:
+        if (
+            out.get("output_type") == "stream"
+            and merged
+            and merged[-1].get("output_type") == "stream"
+            and merged[-1]["name"] == out["name"]
+        ):
+            merged[-1]["text"] = "".join(merged[-1]["text"]) + "".join(out["text"])
+        else:
+            merged.append(out)
+    for out in merged:
+        if out.get("output_type") != "stream":
+            continue
+        lines = [line.rsplit("\r", 1)[-1] for line in "".join(out["text"]).split("\n")]
+        kept = [
+            line
+            for i, line in enumerate(lines)
+            if not (PROGRESS.search(line) and i + 1 < len(lines) and PROGRESS.search(lines[i + 1]))
+        ]
+        out["text"] = "\n".join(kept)
+    return merged
+
+
 def clean(nb: dict) -> dict:
     """Return the notebook without execution metadata, counts or papermill state."""
     nb = json.loads(json.dumps(nb))
     nb["metadata"] = {k: v for k, v in nb.get("metadata", {}).items() if k in KEEP_NB_METADATA}
     nb["metadata"].get("language_info", {}).pop("version", None)
+    count = 0
     for i, cell in enumerate(nb["cells"]):
         meta = {k: v for k, v in cell.get("metadata", {}).items() if k in KEEP_CELL_METADATA}
         if meta.get("tags") == []:
@@ -29,15 +59,21 @@ def clean(nb: dict) -> dict:
         cell["metadata"] = meta
         cell["id"] = f"cell-{i:03d}"
         if cell["cell_type"] == "code":
-            cell["execution_count"] = None
+            # nbval needs execution counts (a cell without one counts as never run): number the
+            # code cells 1..N as a clean top-to-bottom run does, whatever the run that made them
+            count += 1
+            cell["execution_count"] = count if cell.get("execution_count") is not None else None
+            cell["outputs"] = squash_streams(cell.get("outputs", []))
             for out in cell.get("outputs", []):
                 if "execution_count" in out:
-                    out["execution_count"] = None
+                    out["execution_count"] = cell["execution_count"]
                 # memory addresses change every run
                 if out.get("output_type") in ("execute_result", "display_data"):
                     text = out.get("data", {}).get("text/plain")
                     if isinstance(text, list):
-                        out["data"]["text/plain"] = [re.sub(r" at 0x[0-9a-f]+", "", t) for t in text]
+                        out["data"]["text/plain"] = [
+                            re.sub(r" at 0x[0-9a-f]+", "", t) for t in text
+                        ]
                     elif isinstance(text, str):
                         out["data"]["text/plain"] = re.sub(r" at 0x[0-9a-f]+", "", text)
         else:

@@ -35,13 +35,28 @@ def resolve_source(source: str, data_dir: str | None, colour: str, months: list[
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
     parser.add_argument("--data-source", default="auto", choices=helpers.DATA_SOURCES)
-    parser.add_argument("--data-dir", default=None, help="folder with the TLC files (default data/)")
+    parser.add_argument(
+        "--data-dir", default=None, help="folder with the TLC files (default data/)"
+    )
     parser.add_argument("--out", default=str(ROOT / "build" / "executed"))
     parser.add_argument("--only", nargs="*", help="notebook name prefixes to run, e.g. 01 02")
     parser.add_argument(
-        "-p", "--param", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+        "--refresh-committed",
+        action="store_true",
+        help="maintainers: run on real data in a fresh temporary tracking store and write the\n"
+        "outputs back into notebooks/ (cleaned), as the committed notebooks must show",
+    )
+    parser.add_argument(
+        "-p",
+        "--param",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("NAME", "VALUE"),
         help="extra notebook parameter (value parsed as Python literal when possible)",
     )
     args = parser.parse_args(argv)
@@ -49,7 +64,9 @@ def main(argv: list[str] | None = None) -> int:
     notebooks = sorted((ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb"))
     if args.only:
         notebooks = [nb for nb in notebooks if nb.name.startswith(tuple(args.only))]
-    source = resolve_source(args.data_source, args.data_dir, "green", ["2023-01", "2023-02", "2023-03"])
+    source = resolve_source(
+        args.data_source, args.data_dir, "green", ["2023-01", "2023-02", "2023-03"]
+    )
     if source == "synthetic":
         print("=" * 78)
         print("The real TLC files are not in the data folder and cannot be downloaded:")
@@ -58,11 +75,23 @@ def main(argv: list[str] | None = None) -> int:
         print("=" * 78)
     else:
         print(f"Data source: {source} (real TLC files)")
+    if args.refresh_committed:
+        if source != "tlc":
+            print("--refresh-committed needs the real TLC files (DATA_DIR or TAXI_DATA_DIR).")
+            return 2
+        import tempfile
+
+        store = Path(tempfile.mkdtemp(prefix="committed-outputs-"))
+        os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{store / 'mlflow.db'}"
+        os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+        if args.data_dir:
+            os.environ["TAXI_DATA_DIR"] = str(Path(args.data_dir).resolve())
 
     import ast
 
-    params: dict = {"DATA_SOURCE": source}
-    if args.data_dir:
+    # committed notebooks keep their own parameters cell: the data is found through TAXI_DATA_DIR
+    params: dict = {} if args.refresh_committed else {"DATA_SOURCE": source}
+    if args.data_dir and not args.refresh_committed:
         params["DATA_DIR"] = str(Path(args.data_dir).resolve())
     for name, value in args.param:
         try:
@@ -78,21 +107,35 @@ def main(argv: list[str] | None = None) -> int:
         start = time.perf_counter()
         try:
             pm.execute_notebook(
-                str(nb), str(out / nb.name), parameters=params, cwd=str(nb.parent),
-                kernel_name="python3", progress_bar=True,
+                str(nb),
+                str(out / nb.name),
+                parameters=params,
+                cwd=str(nb.parent),
+                kernel_name="python3",
+                progress_bar=True,
             )
         except pm.PapermillExecutionError as exc:
             print(f"\n{nb.name} failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue}")
             print(f"Open {helpers.display_path(out / nb.name)} to see the failing cell.")
             return 1
         timings.append((nb.name, time.perf_counter() - start))
+        if args.refresh_committed:
+            import shutil
+            import subprocess
+
+            shutil.copyfile(out / nb.name, nb)
+            subprocess.run(
+                [sys.executable, str(ROOT / "scripts" / "clean_notebooks.py"), str(nb)], check=True
+            )
 
     print("\nAll notebooks ran:")
     for name, seconds in timings:
         print(f"  {name:45s} {seconds:7.1f} s")
     print(f"Executed copies: {helpers.display_path(out)}/")
     uri = os.environ.get("MLFLOW_TRACKING_URI") or helpers.default_tracking_uri()
-    print(f"Runs are in {uri if uri.startswith('http') else helpers.display_path(ROOT / 'mlflow.db')}.")
+    print(
+        f"Runs are in {uri if uri.startswith('http') else helpers.display_path(ROOT / 'mlflow.db')}."
+    )
     print("Open the MLflow UI with:  make ui   (then browse http://127.0.0.1:5000)")
     return 0
 

@@ -27,12 +27,18 @@ def run_papermill(prefix: str, workdir: Path, **params) -> nbformat.NotebookNode
     """Execute a notebook with papermill from `workdir` (not the notebooks folder)."""
     out = workdir / f"executed-{notebook(prefix).name}"
     return pm.execute_notebook(
-        str(notebook(prefix)), str(out), parameters=params, cwd=str(workdir),
-        kernel_name="python3", progress_bar=False,
+        str(notebook(prefix)),
+        str(out),
+        parameters=params,
+        cwd=str(workdir),
+        kernel_name="python3",
+        progress_bar=False,
     )
 
 
-def run_nbval(prefix: str, workdir: Path, env: dict[str, str], **params) -> subprocess.CompletedProcess:
+def run_nbval(
+    prefix: str, workdir: Path, env: dict[str, str], **params
+) -> subprocess.CompletedProcess:
     """Re-execute a committed notebook under nbval (lax: cells tagged nbval-check-output compared).
 
     `params` are injected as papermill does, in a cell after the `parameters` cell, so a smaller
@@ -44,8 +50,25 @@ def run_nbval(prefix: str, workdir: Path, env: dict[str, str], **params) -> subp
     copy = workdir / notebook(prefix).name
     nbformat.write(nb, copy)
     cmd = [
-        sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval-lax",
-        "--nbval-sanitize-with", str(SANITIZE), "--nbval-cell-timeout", "900",
-        "-o", "addopts=", "-o", "testpaths=", "--rootdir", str(workdir), str(copy),
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "--nbval-lax",
+        "--nbval-sanitize-with",
+        str(SANITIZE),
+        "--nbval-cell-timeout",
+        "900",
+        "-o",
+        "addopts=",
+        "-o",
+        "testpaths=",
+        "--rootdir",
+        str(workdir),
+        str(copy),
     ]
-    return subprocess.run(cmd, cwd=workdir, env={**os.environ, **env}, capture_output=True, text=True)
+    return subprocess.run(
+        cmd, cwd=workdir, env={**os.environ, **env}, capture_output=True, text=True
+    )

@@ -59,7 +59,13 @@ def test_02_one_run_per_model_with_tags_params_artifacts(course_store):
     model_runs = runs(course_store, EXPERIMENT, "tags.developer = 'course'")
     names = sorted(r.info.run_name for r in model_runs)
     assert names == sorted(
-        ["linear-regression", "lasso-alpha-0.01", "ridge-alpha-0.01", "lasso-alpha-1.0", "ridge-alpha-1.0"]
+        [
+            "linear-regression",
+            "lasso-alpha-0.01",
+            "ridge-alpha-0.01",
+            "lasso-alpha-1.0",
+            "ridge-alpha-1.0",
+        ]
     )
     for run in model_runs:
         assert run.data.tags["data.source"] == "synthetic"
@@ -105,7 +111,12 @@ def test_04_autolog_xgboost_and_four_sklearn_runs(course_store):
     (model,) = logged_models(course_store, xgb_run)
     assert mlflow.pyfunc.load_model(model.model_uri).metadata.flavors.get("xgboost")
 
-    for name in ("RandomForestRegressor", "GradientBoostingRegressor", "ExtraTreesRegressor", "LinearSVR"):
+    for name in (
+        "RandomForestRegressor",
+        "GradientBoostingRegressor",
+        "ExtraTreesRegressor",
+        "LinearSVR",
+    ):
         run = by_name(course_store, name)
         assert run.data.metrics["rmse"] > 0
         assert "training_score" in run.data.metrics  # autologged by mlflow.sklearn
