@@ -6,7 +6,7 @@ import mlflow
 import pytest
 from mlflow import MlflowClient
 
-from tests.notebook_runner import run_papermill
+from tests.notebook_runner import NOTEBOOKS, run_papermill
 
 SMALL = {"DATA_SOURCE": "synthetic", "SYNTHETIC_ROWS": 4000}
 EXPERIMENT = "test-nyc-taxi"
@@ -124,3 +124,32 @@ def test_04_autolog_xgboost_and_four_sklearn_runs(course_store):
     # the tuned xgboost clearly beats the linear model on the generated data
     lr = by_name(course_store, "linear-regression").data.metrics["rmse"]
     assert xgb_run.data.metrics["rmse"] < 0.9 * lr
+
+
+CONTRACT = {
+    "DATA_SOURCE",
+    "DATA_DIR",
+    "TAXI_COLOR",
+    "TRAIN_MONTH",
+    "VALID_MONTH",
+    "TEST_MONTH",
+    "TRACKING_URI",
+    "EXPERIMENT_NAME",
+}
+
+
+@pytest.mark.parametrize(
+    "path", sorted(NOTEBOOKS.glob("[0-9][0-9]-*.ipynb")), ids=lambda p: p.name[:2]
+)
+def test_every_notebook_has_the_public_parameters(path):
+    """One `parameters` cell per notebook, holding the public names, all parseable by papermill."""
+    import nbformat
+    import papermill as pm
+
+    nb = nbformat.read(path, as_version=4)
+    tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1, f"{path.name}: exactly one cell must be tagged `parameters`"
+    params = pm.inspect_notebook(str(path))
+    assert CONTRACT <= set(params), f"{path.name} lacks {sorted(CONTRACT - set(params))}"
+    assert params["DATA_SOURCE"]["default"] == '"auto"'
+    assert params["TRAIN_MONTH"]["default"] == '"2023-01"'
