@@ -58,12 +58,14 @@ def run_side(
     valid,
     seed: int = 42,
     num_boost_round: int | None = None,
+    stop_after: int | None = None,
 ) -> dict:
     """Run one search as notebook 03 does (features, space, early stopping, MLflow child runs)."""
     import mlflow
     import numpy as np
     import xgboost as xgb
     from hyperopt import STATUS_OK, Trials, fmin, tpe
+    from hyperopt.early_stop import no_progress_loss
     from sklearn.metrics import root_mean_squared_error
 
     setup = tuning.search_setup(search)
@@ -109,6 +111,7 @@ def run_side(
             max_evals=trials,
             trials=Trials(),
             rstate=np.random.default_rng(seed),
+            early_stop_fn=no_progress_loss(stop_after) if stop_after else None,
             show_progressbar=True,
         )
     total = time.perf_counter() - start
@@ -156,7 +159,15 @@ def tuning_benchmark(args) -> dict:
 
     rounds = 50 if args.smoke else None
     course = run_side("course", "course", args.course_trials, train, valid, num_boost_round=rounds)
-    fast = run_side("default", "fast", args.fast_trials, train, valid, num_boost_round=rounds)
+    fast = run_side(
+        "default",
+        "fast",
+        args.fast_trials,
+        train,
+        valid,
+        num_boost_round=rounds,
+        stop_after=args.stop_after,
+    )
     for side, other in ((course, fast), (fast, course)):
         side["seconds_to_other_best"] = first_reach(side, other["best_rmse"])
     result = {
@@ -294,13 +305,16 @@ def features_benchmark(args) -> dict:
     return result
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
     parser.add_argument("--course-trials", type=int, default=10)
     parser.add_argument(
         "--fast-trials", type=int, default=50, help="notebook 03's MAX_EVALS default"
+    )
+    parser.add_argument(
+        "--stop-after", type=int, default=20, help="notebook 03's STOP_AFTER default"
     )
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--out", default=str(ROOT / "build" / "benchmark"))
@@ -312,7 +326,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--rows", type=int, default=3_000_000)
     parser.add_argument("--_prepare", nargs=2, help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     if args._prepare:
         _prepare(*args._prepare)
         return 0

@@ -46,3 +46,17 @@ def test_feature_benchmark_smoke(tmp_path):
     result = json.loads((tmp_path / "features.json").read_text())
     assert result["course"]["shape"] == result["helpers"]["shape"]
     assert result["course"]["nnz"] == result["helpers"]["nnz"]
+
+
+def test_benchmark_defaults_are_notebook_03_defaults():
+    """Side (b) of the benchmark is the search notebook 03 runs by default."""
+    import papermill as pm
+
+    from scripts.benchmark_tuning import build_parser
+    from tests.notebook_runner import notebook
+
+    params = pm.inspect_notebook(str(notebook("03")))
+    defaults = build_parser().parse_args([])
+    assert params["SEARCH"]["default"] == '"fast"'
+    assert int(params["MAX_EVALS"]["default"]) == defaults.fast_trials
+    assert int(params["STOP_AFTER"]["default"]) == defaults.stop_after
