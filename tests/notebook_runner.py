@@ -46,6 +46,10 @@ def run_nbval(
     """
     nb = nbformat.read(notebook(prefix), as_version=4)
     if params:
+        # papermill expects the metadata its own runs leave; cleaned notebooks drop empty tags
+        nb.metadata.setdefault("papermill", {})
+        for cell in nb.cells:
+            cell.metadata.setdefault("tags", [])
         nb = parameterize_notebook(nb, params)
     copy = workdir / notebook(prefix).name
     nbformat.write(nb, copy)
