@@ -9,7 +9,7 @@ DATA_SOURCE ?= auto
 DATA_DIR ?=
 PORT ?= 5000
 
-.PHONY: setup run test ui lint clean-notebooks check-notebooks clean
+.PHONY: setup run test ui screenshots lint clean-notebooks check-notebooks clean
 
 setup: $(STAMP)
 
@@ -31,6 +31,11 @@ test: setup
 ## the MLflow UI on the same database the notebooks write, on http://127.0.0.1:$(PORT)
 ui: setup
 	$(VENV)/bin/mlflow ui --backend-store-uri "sqlite:///$(CURDIR)/mlflow.db" --host 127.0.0.1 --port $(PORT)
+
+## regenerate the pictures in imgs/: notebooks into a fresh store, a live server, headless Chromium
+## (Chromium from your packages: sudo bash .ci/chromium.sh)
+screenshots: setup
+	$(PY) scripts/screenshots.py --data-source "$(DATA_SOURCE)" $(if $(DATA_DIR),--data-dir "$(DATA_DIR)")
 
 lint: setup
 	$(VENV)/bin/ruff check helpers tests scripts notebooks

@@ -1,0 +1,366 @@
+"""Regenerate the pictures of the MLflow UI in imgs/ from a live server and a real browser.
+
+    python scripts/screenshots.py [--data-source auto|tlc|synthetic] [--data-dir DIR] [--max-evals N]
+    make screenshots
+
+1. Finds the real TLC files (--data-dir, data/, $TLC_DATA_DIR, ../shared/tlc-data) and copies them
+   into build/screenshots/data (so runs record a path relative to the repository), or generates
+   data when there are none (--data-source auto).
+2. Starts `mlflow server` on 127.0.0.1 (a free port) on a fresh sqlite store with served
+   artifacts, both in a temporary folder.
+3. Runs notebooks 01-06 (those present) with papermill against that server, with a smaller search
+   than the defaults. Until notebook 06 (model registry) exists, a clearly labelled stand-in
+   registers the best model of 02 with the alias `champion`.
+4. Drives headless Chromium (the system's; nothing is downloaded) through the pages the notes
+   talk about and writes 1600x1000 PNGs into imgs/, each after the page shows its content.
+5. Starts a plain `mlflow ui` in an empty folder, as a learner who follows the old notes does,
+   for the models tab they see there (models_error.png).
+
+Kernels run with USER=LOGNAME=learner so that "Created by" shows no account name of this machine.
+Needs Chromium: `apt-get install -y chromium` (Debian/Ubuntu), or CHROMIUM_PATH.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import papermill as pm
+
+import helpers
+from helpers import browser, servers
+
+ROOT = helpers.repo_root()
+IMGS = ROOT / "imgs"
+WORK = ROOT / "build" / "screenshots"
+MONTHS = ("2023-01", "2023-02", "2023-03")
+
+
+def find_real_data(data_dir: str | None) -> Path | None:
+    """A folder holding the real green 2023-01..03 files, or None."""
+    candidates = [
+        data_dir,
+        str(helpers.default_data_dir()),
+        os.environ.get("TLC_DATA_DIR"),
+        str(ROOT.parent / "shared" / "tlc-data"),
+    ]
+    names = [helpers.taxi_filename("green", m) for m in MONTHS]
+    for cand in candidates:
+        if cand and all((Path(cand) / n).is_file() for n in names):
+            return Path(cand).resolve()
+    return None
+
+
+def prepare_data(source: str, data_dir: str | None) -> tuple[str, Path]:
+    """('tlc' or 'synthetic', the data folder the notebooks read), copying real files if found."""
+    folder = WORK / "data"
+    folder.mkdir(parents=True, exist_ok=True)
+    real = find_real_data(data_dir) if source != "synthetic" else None
+    if real is None:
+        if source == "tlc":
+            raise SystemExit(
+                "--data-source tlc: the real green 2023-01..03 files were not found (give --data-dir)."
+            )
+        return "synthetic", folder
+    for month in MONTHS:
+        name = helpers.taxi_filename("green", month)
+        if (
+            not (folder / name).exists()
+            or (folder / name).stat().st_size != (real / name).stat().st_size
+        ):
+            shutil.copyfile(real / name, folder / name)
+    return "tlc", folder
+
+
+def notebook_parameters(path: Path) -> dict[str, object]:
+    """The names and default values of the notebook's `parameters` cell."""
+    nb = json.loads(path.read_text())
+    (cell,) = [c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", [])]
+    out = {}
+    for node in ast.parse("".join(cell["source"])).body:
+        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
+            try:
+                out[node.targets[0].id] = ast.literal_eval(node.value)
+            except ValueError:
+                out[node.targets[0].id] = None
+    return out
+
+
+def course_notebooks() -> list[Path]:
+    """Notebooks 01-04, and 05-06 once 06 (the model registry, which builds on 05) exists."""
+    found = {p.name[:2]: p for p in sorted((ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb"))}
+    wanted = ["01", "02", "03", "04"] + (["05", "06"] if "06" in found else [])
+    return [found[p] for p in wanted if p in found]
+
+
+def run_notebooks(workdir: Path, params: dict[str, object]) -> dict[str, dict]:
+    """Run the course notebooks in order; return each one's parameters as run, keyed '01', ..."""
+    used = {}
+    for nb in course_notebooks():
+        known = notebook_parameters(nb)
+        given = {k: v for k, v in params.items() if k in known}
+        shown = {k: v for k, v in given.items() if k != "DATA_DIR"}
+        print(f"--- {nb.name} {shown}", flush=True)
+        start = time.perf_counter()
+        try:
+            pm.execute_notebook(
+                str(nb),
+                str(workdir / nb.name),
+                parameters=given,
+                cwd=str(workdir),
+                kernel_name="python3",
+                progress_bar=False,
+            )
+        except pm.PapermillExecutionError as exc:
+            raise SystemExit(
+                f"{nb.name} failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue}"
+            ) from exc
+        print(f"    {time.perf_counter() - start:.0f} s", flush=True)
+        used[nb.name[:2]] = {**known, **given}
+    return used
+
+
+def one_run(client, experiment_id: str, filter_string: str):
+    runs = client.search_runs([experiment_id], filter_string, max_results=1)
+    if not runs:
+        raise SystemExit(f"No run matches {filter_string!r}: did the notebooks run?")
+    return runs[0]
+
+
+def logged_model_id(client, experiment_id: str, run_id: str) -> str:
+    (model,) = client.search_logged_models(
+        experiment_ids=[experiment_id], filter_string=f"source_run_id = '{run_id}'"
+    )
+    return model.model_id
+
+
+def take_screenshots(url: str, client, used: dict[str, dict], out: Path) -> list[Path]:
+    """Every picture of the live server at `url`; each waits for the content it must show."""
+    intro = client.get_experiment_by_name(used["01"]["EXPERIMENT_NAME"])
+    course = client.get_experiment_by_name(used["02"]["EXPERIMENT_NAME"])
+    eid = course.experiment_id
+    lr = one_run(client, eid, "tags.mlflow.runName = 'linear-regression'")
+    xgb = one_run(client, eid, "tags.mlflow.runName = 'xgboost-best-params'")
+    parent = one_run(client, eid, "tags.hyperopt_parent = 'true'")
+    trials = client.search_runs(
+        [eid], f"tags.mlflow.parentRunId = '{parent.info.run_id}'", max_results=500
+    )
+    xgb_model = logged_model_id(client, eid, xgb.info.run_id)
+    registered = [m for m in client.search_registered_models() if "champion" in (m.aliases or {})]
+    if not registered:
+        raise SystemExit("No registered model has the alias 'champion'.")
+    model_name = registered[0].name
+
+    written = []
+    seed = browser.ui_state([eid, intro.experiment_id])
+    with browser.MlflowUI(url, seed) as ui:
+
+        def shot(name: str) -> None:
+            written.append(ui.screenshot(out / name))
+            print(f"    imgs/{name}", flush=True)
+
+        ui.open("/experiments", course.name, intro.name)
+        shot("experiments_list.png")
+
+        ui.page.get_by_test_id("create-experiment-button").click()
+        ui.wait_for("Create Experiment", "Artifact Location")
+        ui.page.get_by_placeholder("Input an experiment name").fill("nyc-taxi-experiment-2")
+        shot("experiment_dialogue.png")
+        ui.page.keyboard.press("Escape")
+
+        ui.open(
+            f"/experiments/{eid}/runs",
+            "linear-regression",
+            "xgboost-best-params",
+            "rmse",
+            "data.source",
+        )
+        shot("mlflow_ui.png")
+
+        ui.open(
+            f"/experiments/{eid}/runs/{lr.info.run_id}",
+            "linear-regression",
+            "Logged models (1)",
+            "rmse",
+        )
+        ui.page.get_by_text("Logged models (1)").first.scroll_into_view_if_needed()
+        shot("run_page.png")
+
+        ui.open(
+            f"/experiments/{eid}/runs/{xgb.info.run_id}/artifacts", "feature_importance_weight.png"
+        )
+        ui.page.get_by_text("feature_importance_weight.png").first.click()
+        ui.page.wait_for_function(  # the preview is an <img> of a blob: wait until it is decoded
+            "() => [...document.querySelectorAll('img')].some(i => i.complete && i.naturalWidth > 100)"
+        )
+        shot("run_artifacts.png")
+
+        ui.open(f"/experiments/{eid}/models/{xgb_model}/artifacts", "MLmodel")
+        ui.page.get_by_text("MLmodel").first.click()
+        ui.wait_for("flavors", "xgboost")
+        shot("model_artifacts.png")
+
+        ids = json.dumps([t.info.run_id for t in trials])
+        ui.open(
+            f'/compare-runs?runs={ids}&experiments=["{eid}"]',
+            "Parallel Coordinates Plot",
+            "Run details",
+        )
+        ui.page.locator("svg .parcoords .y-axis").first.wait_for(state="visible")
+        shot("run_comparison.png")
+
+        ui.open("/models", model_name, "Aliased versions")
+        shot("models_list.png")
+
+        ui.open(f"/models/{model_name}", "Versions", "champion")
+        shot("model_versions.png")
+    return written
+
+
+def plain_ui_models_page(out: Path) -> Path:
+    """models_error.png: the models tab of `mlflow ui` started with no arguments in an empty folder."""
+    with tempfile.TemporaryDirectory(prefix="plain-mlflow-ui-") as folder:
+        port = servers.free_port()
+        log_path = Path(folder) / "ui.log"
+        with open(log_path, "wb") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "mlflow", "ui", "--host", "127.0.0.1", "--port", str(port)],
+                cwd=folder,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        server = servers.MlflowServer(f"http://127.0.0.1:{port}", process, log_path, [])
+        try:
+            servers.wait_until_ready(server.url, 90, process, log_path)
+            with browser.MlflowUI(server.url) as ui:
+                ui.open("/models", "Registered Models", "Create model")
+                ui.page.keyboard.press("Escape")  # the promotion dialog, should it come back
+                path = ui.screenshot(out / "models_error.png")
+                print("    imgs/models_error.png", flush=True)
+        finally:
+            server.stop()
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--data-source", default="auto", choices=helpers.DATA_SOURCES)
+    parser.add_argument("--data-dir", default=None, help="folder with the real TLC files")
+    parser.add_argument(
+        "--max-evals", type=int, default=20, help="hyperopt trials in notebook 03 (default 20)"
+    )
+    parser.add_argument(
+        "--n-estimators",
+        type=int,
+        default=20,
+        help="trees per ensemble in notebook 04 (default 20)",
+    )
+    parser.add_argument("--synthetic-rows", type=int, default=None, help="rows per generated month")
+    parser.add_argument("--out", default=str(IMGS), help="where the PNGs go (default imgs/)")
+    parser.add_argument(
+        "--url",
+        default=None,
+        help="only take the pictures, of this running server whose runs come from the notebooks\n"
+        "(with their default experiment names); skips the data, the store and the notebooks",
+    )
+    parser.add_argument(
+        "-p",
+        "--param",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("NAME", "VALUE"),
+        help="extra notebook parameter (value parsed as a Python literal when possible)",
+    )
+    args = parser.parse_args(argv)
+
+    reason = browser.why_no_browser()
+    if reason:
+        print(f"Cannot take screenshots: {reason}.")
+        return 2
+    started = time.perf_counter()
+    out = Path(args.out)
+    if args.url:
+        from mlflow import MlflowClient
+
+        used = {nb.name[:2]: notebook_parameters(nb) for nb in course_notebooks()}
+        take_screenshots(args.url, MlflowClient(args.url), used, out)
+        return 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        source, data_dir = prepare_data(args.data_source, args.data_dir)
+    print(
+        f"Data: {'real TLC files' if source == 'tlc' else 'GENERATED (synthetic)'} in {helpers.display_path(data_dir)}"
+    )
+
+    # the notebooks' kernels inherit these: quiet MLflow, and a neutral user name in the UI
+    os.environ.update({"MLFLOW_LOGGING_LEVEL": "WARNING", "USER": "learner", "LOGNAME": "learner"})
+    with tempfile.TemporaryDirectory(prefix="mlflow-screenshots-") as tmp:
+        tmp = Path(tmp)
+        server = servers.start_mlflow_server(
+            servers.sqlite_uri(tmp / "mlflow.db"),
+            tmp / "artifacts",
+            tmp,
+            name="screenshots-server",
+            env={"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},  # no background job workers
+        )
+        try:
+            print(f"Tracking server: {server.url} (fresh store in a temporary folder)")
+            os.environ["MLFLOW_TRACKING_URI"] = server.url
+            params: dict[str, object] = {
+                "DATA_SOURCE": source,
+                "DATA_DIR": str(data_dir),
+                "TRACKING_URI": server.url,
+                "MAX_EVALS": args.max_evals,
+                "N_ESTIMATORS": args.n_estimators,
+            }
+            if source == "synthetic" and args.synthetic_rows:
+                params["SYNTHETIC_ROWS"] = args.synthetic_rows
+            for name, value in args.param:
+                try:
+                    params[name] = ast.literal_eval(value)
+                except (ValueError, SyntaxError):
+                    params[name] = value
+            used = run_notebooks(tmp, params)
+
+            from mlflow import MlflowClient
+
+            client = MlflowClient(server.url)
+            if "06" not in used:
+                version = browser.register_fallback_champion(
+                    server.url, used["02"]["EXPERIMENT_NAME"]
+                )
+                print(
+                    f"Notebook 06 is not in the repository yet: STAND-IN registration of "
+                    f"{version.name!r} version {version.version} with alias 'champion'."
+                )
+            print("Screenshots:")
+            written = take_screenshots(server.url, client, used, out)
+        except BaseException:
+            print(f"The server's log ends with:\n{server.log_tail(20)}")
+            raise
+        finally:
+            server.stop()
+    written.append(plain_ui_models_page(out))
+    print(
+        f"{len(written)} pictures in {helpers.display_path(out)}/ from {'real' if source == 'tlc' else 'generated'} data "
+        f"in {time.perf_counter() - started:.0f} s."
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
