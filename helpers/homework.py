@@ -366,13 +366,15 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--months", nargs=3, default=list(MONTHS), metavar=("TRAIN", "VALID", "TEST")
     )
+    parser.add_argument("--synthetic-rows", type=int, default=None)
     parser.add_argument("--n-jobs", type=int, default=-1)
 
 
 def _tags(args) -> dict[str, str]:
-    return data_tags(
-        **taxi_files(args.raw_data_path, args.colour, tuple(args.months), args.data_source)
+    files = taxi_files(
+        args.raw_data_path, args.colour, tuple(args.months), args.data_source, args.synthetic_rows
     )
+    return data_tags(**files)
 
 
 def _setup(args, experiment: str):

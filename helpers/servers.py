@@ -27,6 +27,11 @@ from helpers.paths import display_path
 _RUNNING: weakref.WeakSet = weakref.WeakSet()
 
 
+# MLflow 3's server also starts a job runner (about eight more Python processes, for GenAI
+# evaluation jobs) that tracking and the registry do not use: off, unless env turns it back on.
+JOBS_OFF = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+
+
 class ServerStartError(RuntimeError):
     """An `mlflow server` did not become ready; the message ends with the tail of its log."""
 
@@ -188,7 +193,7 @@ def start_mlflow_server(
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
-                env={**os.environ, **(env or {})},
+                env={**os.environ, **JOBS_OFF, **(env or {})},
                 start_new_session=True,
                 cwd=log_dir,
             )

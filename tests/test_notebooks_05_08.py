@@ -1,0 +1,242 @@
+"""Notebooks 05-08 under papermill on small generated data, checked through what they leave in MLflow.
+
+02-04 run first (small) into the same temporary store: 05 packages their models, 06 registers
+the packages. 07 starts its own servers (scenario 3 on a fresh PostgreSQL database when one is
+reachable); 08 runs against a real `mlflow server` that this module starts and stops.
+"""
+
+from __future__ import annotations
+
+import time
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+
+import helpers
+from helpers import homework, models, servers
+from tests import postgres_db
+from tests.notebook_runner import run_papermill
+
+SMALL = {"DATA_SOURCE": "synthetic", "SYNTHETIC_ROWS": 4000}
+EXPERIMENT = "test-nyc-taxi"
+REGISTERED = "test-trip-duration"
+TIMES: dict[str, float] = {}
+
+
+def timed(prefix: str, root, **params):
+    start = time.perf_counter()
+    nb = run_papermill(prefix, root, **params)
+    TIMES[prefix] = time.perf_counter() - start
+    return nb
+
+
+def outputs(nb) -> str:
+    """Every text output of an executed notebook, joined."""
+    texts = []
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            texts.append(out.get("text", "") or out.get("data", {}).get("text/plain", ""))
+    return "\n".join(t if isinstance(t, str) else "".join(t) for t in texts)
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    """02-04 (small), then 05-08, in order, from a folder that is not notebooks/."""
+    root = tmp_path_factory.mktemp("notebooks-05-08")
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    common = {**SMALL, "DATA_DIR": str(root / "data"), "TRACKING_URI": uri}
+    timed("02", root, **common, EXPERIMENT_NAME=EXPERIMENT, ALPHAS=[1.0])
+    timed("03", root, **common, EXPERIMENT_NAME=EXPERIMENT, MAX_EVALS=2)
+    timed("04", root, **common, EXPERIMENT_NAME=EXPERIMENT, N_ESTIMATORS=5)
+    nb05 = timed("05", root, **common, EXPERIMENT_NAME=EXPERIMENT)
+    nb06 = timed(
+        "06", root, **common, EXPERIMENT_NAME=EXPERIMENT, REGISTERED_MODEL=REGISTERED, MAX_RMSE=20.0
+    )
+
+    base = servers.postgres_uri()
+    pg = postgres_db.create_database(base, "nb07") if servers.check_postgres(base) is None else None
+    try:
+        nb07 = timed(
+            "07",
+            root,
+            **common,
+            EXPERIMENT_NAME="test-in-practice",
+            WORK_DIR=str(root / "work07"),
+            POSTGRES_URI=pg or "postgresql://nobody:none@127.0.0.1:1/none",
+        )
+    finally:
+        if pg:
+            postgres_db.drop_database(base, pg)
+
+    # 08 against a server the test starts: sqlite backend, served artifacts
+    store08 = servers.prepare_sqlite(root / "homework.db")
+    server = servers.start_mlflow_server(
+        store08, root / "work08-artifacts", root, name="homework-test"
+    )
+    try:
+        nb08 = timed(
+            "08",
+            root,
+            **SMALL,
+            DATA_DIR=str(root / "data"),
+            TRACKING_URI=server.url,
+            WORK_DIR=str(root / "work08"),
+            NUM_TRIALS=3,
+            TOP_N=2,
+        )
+    finally:
+        print(f"--- server log:\n{server.log_tail(15)}")
+        server.stop()
+    print("papermill seconds:", {k: round(v, 1) for k, v in TIMES.items()})
+    mlflow.set_tracking_uri(uri)
+    return {
+        "root": root,
+        "uri": uri,
+        "client": MlflowClient(uri),
+        "postgres": pg,
+        "homework": MlflowClient(store08),
+        "homework_uri": store08,
+        "nb": {"05": nb05, "06": nb06, "07": nb07, "08": nb08},
+    }
+
+
+def search(client, experiment: str, filter_string: str = "") -> list:
+    exp = client.get_experiment_by_name(experiment)
+    assert exp is not None, f"experiment {experiment!r} missing"
+    return client.search_runs([exp.experiment_id], filter_string, order_by=["metrics.rmse ASC"])
+
+
+def model_of(client, run):
+    (model,) = mlflow.search_logged_models(
+        experiment_ids=[run.info.experiment_id],
+        filter_string=f"source_run_id = '{run.info.run_id}'",
+        output_format="list",
+    )
+    return model
+
+
+def trips(store, month: str = "2023-03") -> pd.DataFrame:
+    m = helpers.load_month("green", month, "synthetic", store["root"] / "data", 4000)
+    return models.raw_trips(m.df)
+
+
+def test_05_one_pyfunc_model_per_kind_from_raw_trips(store):
+    client = store["client"]
+    packaged = search(client, EXPERIMENT, "tags.packaging = 'pyfunc'")
+    assert sorted(r.data.tags["model"] for r in packaged) == ["LinearRegression", "xgboost"]
+    sample = trips(store).head(50)
+    for run in packaged:
+        assert run.data.tags["data.source"] == "synthetic"
+        assert run.data.tags["data.valid_path"].endswith("green_tripdata_2023-02.parquet")
+        source = client.get_run(run.data.tags["packaged_from"])
+        assert run.data.metrics["rmse"] == pytest.approx(source.data.metrics["rmse"], abs=1e-4)
+        model = model_of(client, run)
+        assert model.name == "trip-duration"
+        loaded = mlflow.pyfunc.load_model(model.model_uri)
+        assert loaded.metadata.get_input_schema().input_names() == models.INPUT_COLUMNS
+        minutes = loaded.predict(sample)
+        assert minutes.shape == (50,) and np.all(np.isfinite(minutes)) and 1 < minutes.mean() < 60
+        assert "python_function" in loaded.metadata.flavors
+    lr = next(r for r in packaged if r.data.tags["model"] == "LinearRegression")
+    assert client.get_run(lr.data.tags["packaged_from"]).info.run_name == "linear-regression"
+    text = outputs(store["nb"]["05"])
+    assert "rejected: Model is missing inputs ['DOLocationID']" in text
+
+
+def test_06_registry_versions_aliases_tags_and_promotion(store):
+    client = store["client"]
+    versions = sorted(
+        client.search_model_versions(f"name = '{REGISTERED}'"), key=lambda v: int(v.version)
+    )
+    assert [int(v.version) for v in versions] == [1, 2]
+    v1, v2 = (client.get_model_version(REGISTERED, v.version) for v in versions)
+    assert v1.tags["model_type"] == "LinearRegression" and v2.tags["model_type"] == "xgboost"
+    # the challenger (xgboost) beat the champion (linear regression) on the test month: promoted
+    assert client.get_model_version_by_alias(REGISTERED, "champion").version == v2.version
+    assert client.get_model_version_by_alias(REGISTERED, "previous").version == v1.version
+    assert set(client.get_registered_model(REGISTERED).aliases) == {"champion", "previous"}
+    assert (v1.tags["status"], v2.tags["status"]) == ("retired", "champion")
+    assert float(v2.tags["test_rmse"]) < float(v1.tags["test_rmse"])
+    for v in (v1, v2):
+        assert {"validation_rmse", "test_rmse", "train_month", "valid_month"} <= set(v.tags)
+        assert "packaged with its preprocessing" in v.description
+    assert client.get_registered_model(REGISTERED).description
+    evaluations = search(client, f"{EXPERIMENT}-evaluation")
+    assert sorted(r.data.tags["alias"] for r in evaluations) == ["challenger", "champion"]
+    assert all(r.data.tags["data.test_month"] == "green 2023-03" for r in evaluations)
+
+
+def test_06_champion_predicts_what_05_logged(store):
+    client = store["client"]
+    (xgb_run,) = search(client, EXPERIMENT, "tags.packaging = 'pyfunc' and tags.model = 'xgboost'")
+    sample = trips(store).head(200)
+    logged = mlflow.pyfunc.load_model(model_of(client, xgb_run).model_uri).predict(sample)
+    champion = mlflow.pyfunc.load_model(f"models:/{REGISTERED}@champion").predict(sample)
+    np.testing.assert_array_equal(champion, logged)
+
+
+def test_07_three_scenarios(store):
+    text = outputs(store["nb"]["07"])
+    client = store["client"]
+    # scenario 1: the notebook's sqlite store
+    (run1,) = search(client, "test-in-practice", "tags.scenario = '1-local-sqlite'")
+    assert run1.data.tags["data.source"] == "synthetic" and run1.data.metrics["rmse"] > 0
+    assert str(client.get_model_version_by_alias("nyc-taxi-in-practice", "champion").version) == "1"
+    # scenario 2: the server's own sqlite file and artifact folder, written through HTTP only
+    work = store["root"] / "work07" / "scenario-2"
+    server_store = MlflowClient(servers.sqlite_uri(work / "mlflow.db"))
+    names = sorted(r.info.run_name for r in search(server_store, "test-in-practice"))
+    assert names == ["colleague-baseline", "linear-regression-2-team-server"]
+    assert (
+        str(server_store.get_model_version_by_alias("nyc-taxi-in-practice", "champion").version)
+        == "1"
+    )
+    assert list((work / "artifacts").rglob("MLmodel")), "no model in the server's artifact folder"
+    assert "stopped the scenario 2 server (exit code 0)" in text
+    assert "Uvicorn running" in (work / "scenario-2.log").read_text()
+    # scenario 3: PostgreSQL + auth, or a visible skip
+    if store["postgres"]:
+        assert "no credentials: 401" in text
+        assert "reader may not create a run: PERMISSION_DENIED" in text
+        assert "reader sees 1 run(s) and loads @champion: True" in text
+        assert "stopped the scenario 3 server (exit code 0)" in text
+    else:
+        assert "SCENARIO 3 SKIPPED" in text and "docker run" in text
+    assert "/tmp/" not in text and "pytest-of" not in text
+
+
+def test_08_homework_steps_in_the_server_store(store):
+    client = store["homework"]
+    (q3,) = search(client, "random-forest-train")
+    assert q3.data.params["min_samples_split"] == "2"  # autologged: the homework's Q3 answer
+    assert q3.data.params["max_depth"] == "10" and q3.data.params["random_state"] == "0"
+    assert "training_score" in q3.data.metrics and q3.data.metrics["rmse"] > 0
+    assert q3.data.tags["data.source"] == "synthetic"
+    trials = search(client, "random-forest-hyperopt")
+    assert len(trials) == 3
+    for t in trials:
+        assert set(homework.RF_PARAMS) <= set(t.data.params) and t.data.metrics["rmse"] > 0
+        assert t.data.tags["data.test_month"] == "green 2023-03"
+    best = search(client, "random-forest-best-models")
+    assert len(best) == 2 and all("test_rmse" in r.data.metrics for r in best)
+    winner = min(best, key=lambda r: r.data.metrics["test_rmse"])
+    version = client.get_model_version_by_alias("nyc-taxi-random-forest", "champion")
+    assert str(version.version) == "1" and version.run_id == winner.info.run_id
+    assert float(version.tags["test_rmse"]) == pytest.approx(
+        winner.data.metrics["test_rmse"], abs=1e-4
+    )
+    assert version.description.startswith("RandomForestRegressor")
+    output = store["root"] / "work08" / "output"
+    assert sorted(p.name for p in output.iterdir()) == [
+        "dv.pkl",
+        "test.pkl",
+        "train.pkl",
+        "val.pkl",
+    ]
+    assert list((store["root"] / "work08-artifacts").rglob("MLmodel")), "artifacts not served"
+    text = outputs(store["nb"]["08"])
+    assert "Q3: min_samples_split = 2" in text and "Q2: 4 files" in text
+    assert "using the tracking server given by TRACKING_URI" in text

@@ -1,0 +1,183 @@
+"""Real `mlflow server` processes on 127.0.0.1: lifecycle, basic auth, and many writers on PostgreSQL."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+
+import pytest
+import requests
+from mlflow import MlflowClient
+from mlflow.entities import Metric, Param
+from mlflow.exceptions import MlflowException
+
+from helpers import servers
+from tests import postgres_db
+
+WORKERS, RUNS_PER_WORKER, METRICS_PER_RUN = 8, 20, 10
+
+
+def test_server_starts_on_a_free_port_and_stops_with_sigterm(tmp_path):
+    uri = servers.prepare_sqlite(tmp_path / "mlflow.db")
+    server = servers.start_mlflow_server(uri, tmp_path / "artifacts", tmp_path, name="lifecycle")
+    try:
+        assert server.url.startswith("http://127.0.0.1:") and server.running
+        assert requests.get(f"{server.url}/health", timeout=5).status_code == 200
+        client = MlflowClient(server.url)
+        run = client.create_run(client.create_experiment("lifecycle"))
+        client.log_text(run.info.run_id, "hello", "notes/hello.txt")
+        assert run.info.artifact_uri.startswith("mlflow-artifacts:/")
+        assert list((tmp_path / "artifacts").rglob("hello.txt")), (
+            "artifacts not served to the folder"
+        )
+    finally:
+        print(server.log_tail(20))
+        code = server.stop()
+    assert code is not None and not server.running
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"{server.url}/health", timeout=2)
+    assert "Uvicorn running" in server.log_path.read_text(), "the log is kept after stopping"
+
+
+def test_a_server_that_cannot_start_says_why(tmp_path):
+    with pytest.raises(servers.ServerStartError, match="exited with code"):
+        servers.start_mlflow_server(
+            "nosuchdb://nowhere", tmp_path / "artifacts", tmp_path, name="broken", timeout=60
+        )
+    assert (tmp_path / "broken.log").stat().st_size > 0
+
+
+@pytest.fixture(scope="module")
+def auth_server(tmp_path_factory):
+    """A basic-auth server: on a fresh PostgreSQL database when one is reachable, else SQLite."""
+    root = tmp_path_factory.mktemp("auth-server")
+    base = servers.postgres_uri()
+    use_pg = servers.check_postgres(base) is None
+    backend = (
+        postgres_db.create_database(base, "auth_test")
+        if use_pg
+        else servers.prepare_sqlite(root / "mlflow.db")
+    )
+    admin = servers.new_password()
+    # cache password checks: the concurrency test sends hundreds of authenticated requests
+    config = servers.write_auth_config(root / "auth", admin, cache_seconds=300)
+    server = servers.start_mlflow_server(
+        backend,
+        root / "artifacts",
+        root,
+        workers=2,
+        app_name="basic-auth",
+        env=servers.auth_server_env(config),
+        name="auth",
+    )
+    yield {"server": server, "admin": admin, "backend": backend, "postgres": use_pg}
+    print(f"--- auth server log ({server.log_path}):\n{server.log_tail(30)}")
+    server.stop()
+    if use_pg:
+        postgres_db.drop_database(base, backend)
+
+
+def test_no_credentials_401_and_reader_cannot_create_a_run(auth_server):
+    server, admin = auth_server["server"], auth_server["admin"]
+    probe = "/api/2.0/mlflow/experiments/search?max_results=1"
+    assert servers.http_status(server.url, probe) == 401
+    assert servers.http_status(server.url, probe, auth=("admin", "wrong-password-123")) == 401
+    assert servers.http_status(server.url, probe, auth=("admin", admin)) == 200
+
+    from mlflow.server import get_app_client
+
+    reader_password = servers.new_password()
+    with servers.credentials("admin", admin):
+        get_app_client("basic-auth", tracking_uri=server.url).create_user("reader", reader_password)
+        experiment_id = MlflowClient(server.url).create_experiment("read-only-check")
+        MlflowClient(server.url).create_run(experiment_id)  # the admin may write
+    with servers.credentials("reader", reader_password):
+        client = MlflowClient(server.url)
+        assert len(client.search_runs([experiment_id])) == 1  # default permission: READ
+        with pytest.raises(MlflowException) as denied:
+            client.create_run(experiment_id)
+    assert denied.value.error_code == "PERMISSION_DENIED"
+    with servers.credentials(None, None), pytest.raises(MlflowException):
+        MlflowClient(server.url).search_experiments()
+
+
+def _log_runs(url: str, experiment_id: str, worker: int, queue) -> None:
+    """One writer process: RUNS_PER_WORKER runs, each with METRICS_PER_RUN metrics and a param."""
+    try:
+        client = MlflowClient(url)
+        for i in range(RUNS_PER_WORKER):
+            run = client.create_run(experiment_id, run_name=f"w{worker}-r{i}")
+            now = int(time.time() * 1000)
+            metrics = [
+                Metric(f"m{j}", worker * 1000 + i + j / 10, now, 0) for j in range(METRICS_PER_RUN)
+            ]
+            client.log_batch(
+                run.info.run_id, metrics=metrics, params=[Param("worker", str(worker))]
+            )
+            client.set_terminated(run.info.run_id)
+        queue.put((worker, None))
+    except Exception as exc:  # noqa: BLE001 - reported to the parent
+        queue.put((worker, repr(exc)))
+
+
+def test_eight_processes_twenty_runs_each_lose_nothing_on_postgres(auth_server):
+    if not auth_server["postgres"]:
+        pytest.skip(
+            "no PostgreSQL: `.ci/run` starts one and exports $MLFLOW_TEST_POSTGRES_URI; "
+            "concurrent writers need a PostgreSQL backend (SQLite takes one writer at a time)"
+        )
+    server, admin = auth_server["server"], auth_server["admin"]
+    with servers.credentials("admin", admin):
+        experiment_id = MlflowClient(server.url).create_experiment("many-writers")
+        ctx = multiprocessing.get_context("fork")
+        queue = ctx.Queue()
+        start = time.perf_counter()
+        procs = [
+            ctx.Process(target=_log_runs, args=(server.url, experiment_id, w, queue))
+            for w in range(WORKERS)
+        ]
+        for p in procs:
+            p.start()
+        results = dict(queue.get(timeout=300) for _ in procs)
+        for p in procs:
+            p.join(60)
+        seconds = time.perf_counter() - start
+        print(f"{WORKERS} processes x {RUNS_PER_WORKER} runs in {seconds:.1f} s")
+        assert all(err is None for err in results.values()), results
+        runs = MlflowClient(server.url).search_runs([experiment_id], max_results=1000)
+
+    assert len(runs) == WORKERS * RUNS_PER_WORKER
+    assert sorted(r.info.run_name for r in runs) == sorted(
+        f"w{w}-r{i}" for w in range(WORKERS) for i in range(RUNS_PER_WORKER)
+    )
+    for run in runs:
+        worker, i = (int(x[1:]) for x in run.info.run_name.split("-"))
+        assert run.info.status == "FINISHED" and run.data.params == {"worker": str(worker)}
+        assert run.data.metrics == {
+            f"m{j}": pytest.approx(worker * 1000 + i + j / 10) for j in range(METRICS_PER_RUN)
+        }
+    # and in the database itself: every metric row is there, once
+    import psycopg
+
+    with psycopg.connect(auth_server["backend"]) as conn:
+        (count,) = conn.execute(
+            "select count(*) from metrics m join runs r on m.run_uuid = r.run_uuid "
+            "where r.experiment_id = %s",
+            (int(experiment_id),),
+        ).fetchone()
+    assert count == WORKERS * RUNS_PER_WORKER * METRICS_PER_RUN
+
+
+def test_postgres_uri_is_masked_when_printed():
+    uri = "postgresql://mlflow:s3cret@127.0.0.1:5432/mlflow"
+    assert servers.mask_uri(uri) == "postgresql://mlflow:***@127.0.0.1:5432/mlflow"
+    assert "s3cret" not in servers.check_postgres("postgresql://mlflow:s3cret@127.0.0.1:1/x")
+
+
+def test_weak_admin_passwords_are_refused(tmp_path):
+    with pytest.raises(ValueError):
+        servers.write_auth_config(tmp_path, "short")
+    with pytest.raises(ValueError):
+        servers.write_auth_config(tmp_path, "password1234")
+    assert os.stat(servers.write_auth_config(tmp_path, servers.new_password())).st_mode & 0o077 == 0
