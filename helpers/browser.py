@@ -71,12 +71,12 @@ def why_no_browser() -> str | None:
 
 
 def ui_state(
-    run_table_experiments: list[str] = (), columns: list[str] = RUN_COLUMNS
+    run_table_experiments: list[str] = (), columns: list[str] = RUN_COLUMNS, search_filter: str = ""
 ) -> dict[str, str]:
     """localStorage entries for a clean UI: model-training mode, no assistant panel, no promo dialog.
 
-    For each experiment id in `run_table_experiments`, its runs table shows `columns` and is
-    sorted by `rmse`, best first.
+    For each experiment id in `run_table_experiments`, its runs table shows `columns`, is sorted
+    by `rmse`, best first, and filtered with `search_filter` (the query in its search box).
     """
     seed = {
         "mlflow.workflowType_v1": json.dumps("machine_learning"),
@@ -87,7 +87,7 @@ def ui_state(
     order = ["1", "attributes.`Run Name`", "runDateAndNestInfo", "duration", *columns]
     for experiment_id in run_table_experiments:
         state = {
-            "searchFilter": "",
+            "searchFilter": search_filter,
             "orderByKey": "metrics.`rmse`",
             "orderByAsc": True,
             "startTime": "ALL",

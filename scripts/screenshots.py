@@ -161,7 +161,10 @@ def take_screenshots(url: str, client, used: dict[str, dict], out: Path) -> list
     model_name = registered[0].name
 
     written = []
-    seed = browser.ui_state([eid, intro.experiment_id])
+    # top-level runs only: the search's trials (03) are child runs, reached through the compare view
+    seed = browser.ui_state(
+        [eid, intro.experiment_id], search_filter="tags.mlflow.parentRunId IS NULL"
+    )
     with browser.MlflowUI(url, seed) as ui:
 
         def shot(name: str) -> None:
@@ -244,7 +247,7 @@ def plain_ui_models_page(out: Path) -> Path:
         try:
             servers.wait_until_ready(server.url, 90, process, log_path)
             with browser.MlflowUI(server.url) as ui:
-                ui.open("/models", "Registered Models", "Create model")
+                ui.open("/models", "Registered Models", "Share and manage machine learning models")
                 ui.page.keyboard.press("Escape")  # the promotion dialog, should it come back
                 path = ui.screenshot(out / "models_error.png")
                 print("    imgs/models_error.png", flush=True)
@@ -260,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-source", default="auto", choices=helpers.DATA_SOURCES)
     parser.add_argument("--data-dir", default=None, help="folder with the real TLC files")
     parser.add_argument(
-        "--max-evals", type=int, default=20, help="hyperopt trials in notebook 03 (default 20)"
+        "--max-evals", type=int, default=15, help="hyperopt trials in notebook 03 (default 15)"
     )
     parser.add_argument(
         "--n-estimators",

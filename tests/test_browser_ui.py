@@ -70,13 +70,19 @@ def store(tmp_path_factory):
                 run_papermill("06", root, **common)
             else:
                 browser.register_fallback_champion(uri, EXPERIMENT)
-    finally:
+    except BaseException:
         thread.join()
+        if "server" in started:  # never leave a server behind a failed notebook
+            started["server"].stop()
+        raise
+    thread.join()
     if "error" in started:
         raise started["error"]
     server = started["server"]
-    yield server.url, MlflowClient(uri)
-    server.stop()
+    try:
+        yield server.url, MlflowClient(uri)
+    finally:
+        server.stop()
 
 
 @pytest.fixture(scope="module")
