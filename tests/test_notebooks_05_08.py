@@ -49,7 +49,7 @@ def store(tmp_path_factory):
     uri = f"sqlite:///{root / 'mlflow.db'}"
     common = {**SMALL, "DATA_DIR": str(root / "data"), "TRACKING_URI": uri}
     timed("02", root, **common, EXPERIMENT_NAME=EXPERIMENT, ALPHAS=[1.0])
-    timed("03", root, **common, EXPERIMENT_NAME=EXPERIMENT, MAX_EVALS=2)
+    timed("03", root, **common, EXPERIMENT_NAME=EXPERIMENT, MAX_EVALS=2, NUM_BOOST_ROUND=100)
     timed("04", root, **common, EXPERIMENT_NAME=EXPERIMENT, N_ESTIMATORS=5)
     nb05 = timed("05", root, **common, EXPERIMENT_NAME=EXPERIMENT)
     nb06 = timed(
