@@ -5,24 +5,6 @@ from __future__ import annotations
 import urllib.parse
 import uuid
 
-import pytest
-
-from helpers import servers
-
-ENV = "MLFLOW_TEST_POSTGRES_URI"
-
-
-def base_uri_or_skip() -> str:
-    """The CI PostgreSQL's URI, or skip the test with the reason printed."""
-    uri = servers.postgres_uri()
-    reason = servers.check_postgres(uri)
-    if reason:
-        pytest.skip(
-            f"no PostgreSQL: {reason}. `.ci/run` starts one (bash .ci/postgres.sh start DIR) and "
-            f"exports ${ENV}; set it to run these tests."
-        )
-    return uri
-
 
 def with_database(uri: str, name: str) -> str:
     """`uri` pointing at database `name`."""
