@@ -1,7 +1,8 @@
 """Regenerate the pictures of the MLflow UI in imgs/ from a live server and a real browser.
 
     python scripts/screenshots.py [--data-source auto|tlc|synthetic] [--data-dir DIR] [--max-evals N]
-    make screenshots
+    make screenshots          # about 6.5 minutes on 2 cores with the real data
+    python scripts/screenshots.py --url http://127.0.0.1:5000   # only the pictures, of a running server
 
 1. Finds the real TLC files (--data-dir, data/, $TLC_DATA_DIR, ../shared/tlc-data) and copies them
    into build/screenshots/data (so runs record a path relative to the repository), or generates
