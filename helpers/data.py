@@ -229,14 +229,19 @@ def get_taxi_file(
         return TaxiFile(colour, month, path, "synthetic", [message])
 
 
-def read_dataframe(path: str | os.PathLike, colour: str = "green") -> pd.DataFrame:
-    """Read a month: duration in minutes, keep 1..60 minutes, location ids as strings (02)."""
+def read_dataframe(
+    path: str | os.PathLike, colour: str = "green", only_features: bool = False
+) -> pd.DataFrame:
+    """Read a month: duration in minutes, keep 1..60 minutes, location ids as strings (02).
+
+    `only_features=True` reads just the columns the features need (faster on yellow months).
+    """
     path = Path(path)
     if not path.exists():
         raise TaxiDataError(f"{path.name} does not exist in {display_path(path.parent)}.")
     check_parquet(path, colour)
     pickup, dropoff = DATETIME_COLUMNS[colour]
-    df = pd.read_parquet(path)
+    df = pd.read_parquet(path, columns=list(expected_columns(colour)) if only_features else None)
     duration = (df[dropoff] - df[pickup]).dt.total_seconds() / 60
     df = df.assign(duration=duration)
     df = df[(df.duration >= 1) & (df.duration <= 60)].copy()

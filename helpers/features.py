@@ -40,16 +40,28 @@ def int32_indices(X: sp.spmatrix | sp.sparray) -> sp.csr_matrix:
     return X
 
 
-def _pair_names(df: pd.DataFrame) -> pd.Series:
-    """'PU_DO=<pickup>_<dropoff>' for every row: DictVectorizer's name for the one-hot column."""
-    pu_do = df["PU_DO"] if "PU_DO" in df else add_pu_do(df)["PU_DO"]
-    return "PU_DO=" + pu_do.astype(str)
+def _pair_codes(df: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
+    """Each row's zone pair as an index into a list of 'PU_DO=<pickup>_<dropoff>' names.
+
+    Pickup and dropoff ids are factorised separately and combined as integers, so the strings
+    are built once per distinct pair (thousands), not once per trip (millions).
+    """
+    if "PU_DO" in df:
+        codes, uniques = pd.factorize(df["PU_DO"].astype(str))
+        return codes, ["PU_DO=" + u for u in uniques]
+    pu_codes, pu = pd.factorize(df["PULocationID"].astype(str))
+    do_codes, do = pd.factorize(df["DOLocationID"].astype(str))
+    pair = pu_codes.astype(np.int64) * len(do) + do_codes
+    uniq, codes = np.unique(pair, return_inverse=True)
+    names = [f"PU_DO={pu[p // len(do)]}_{do[p % len(do)]}" for p in uniq]
+    return codes.ravel(), names
 
 
 def fit_features(df: pd.DataFrame) -> tuple[DictVectorizer, sp.csr_matrix]:
     """Fit a DictVectorizer on the training month; return it and the training matrix (02)."""
     # DictVectorizer sorts its feature names: 'PU_DO=...' names first, then 'trip_distance'
-    names = sorted(pd.unique(_pair_names(df))) + NUMERICAL
+    _, pair_names = _pair_codes(df)
+    names = sorted(pair_names) + NUMERICAL
     dv = DictVectorizer()
     dv.feature_names_ = names
     dv.vocabulary_ = {name: i for i, name in enumerate(names)}
@@ -59,8 +71,10 @@ def fit_features(df: pd.DataFrame) -> tuple[DictVectorizer, sp.csr_matrix]:
 def transform_features(dv: DictVectorizer, df: pd.DataFrame) -> sp.csr_matrix:
     """Turn a month into the matrix of a fitted DictVectorizer; unseen zone pairs are ignored (02)."""
     n = len(df)
-    pair_col = _pair_names(df).map(dv.vocabulary_).to_numpy(dtype=float, na_value=np.nan)
-    known = ~np.isnan(pair_col)
+    codes, pair_names = _pair_codes(df)
+    column_of_pair = np.array([dv.vocabulary_.get(name, -1) for name in pair_names], dtype=np.int64)
+    pair_col = column_of_pair[codes] if n else np.empty(0, dtype=np.int64)
+    known = pair_col >= 0
     distance_col = dv.vocabulary_["trip_distance"]
     # each row: its zone pair's column (if seen in training) with 1.0, then trip_distance
     counts = known.astype(np.int64) + 1
@@ -69,7 +83,7 @@ def transform_features(dv: DictVectorizer, df: pd.DataFrame) -> sp.csr_matrix:
     data = np.empty(indptr[-1], dtype=np.float64)
     data[indptr[1:] - 1] = df["trip_distance"].to_numpy(dtype=np.float64)
     starts = indptr[:-1][known]
-    indices[starts] = pair_col[known].astype(np.int64)
+    indices[starts] = pair_col[known]
     data[starts] = 1.0
     X = sp.csr_matrix((data, indices, indptr), shape=(n, len(dv.feature_names_)))
     return int32_indices(X)

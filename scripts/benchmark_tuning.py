@@ -253,7 +253,7 @@ def _prepare(way: str, path: str) -> None:
         dicts = df[["PU_DO", "trip_distance"]].to_dict(orient="records")
         X = DictVectorizer().fit_transform(dicts)
     else:
-        df = helpers.read_dataframe(path, "yellow")
+        df = helpers.read_dataframe(path, "yellow", only_features=True)
         _, X = helpers.fit_features(df)
     seconds = time.perf_counter() - start
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
