@@ -1,13 +1,17 @@
-"""Shared fixtures: every test gets its own tracking store; real data is found or skipped."""
+"""Shared fixtures: temporary tracking stores, the real data (found or skipped), notebook chains."""
 
 from __future__ import annotations
 
 import os
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from mlflow import MlflowClient
 
 import helpers
+from tests.notebook_runner import run_nbval, run_papermill
 
 ROOT = helpers.repo_root()
 REAL_MONTHS = ("2023-01", "2023-02", "2023-03")
@@ -27,7 +31,9 @@ def real_data_dir() -> Path:
     """The folder with the real green 2023-01..03 files; the test is skipped without it."""
     path = find_real_data_dir()
     if path is None:
-        pytest.skip("real TLC files not found: set TLC_DATA_DIR or put ../shared/tlc-data beside the repo")
+        pytest.skip(
+            "real TLC files not found: set TLC_DATA_DIR or put ../shared/tlc-data beside the repo"
+        )
     return path
 
 
@@ -43,3 +49,84 @@ def tracking_uri(tmp_path, monkeypatch) -> str:
 def synthetic_dir(tmp_path_factory) -> Path:
     """A data folder shared by the tests that only read generated months."""
     return tmp_path_factory.mktemp("synthetic-data")
+
+
+# --- notebook chains shared by several test modules (each runs once per session)
+#
+# 05 and 06 work on the runs of 02-04, and the browser test shows them all: one small chain on
+# generated data and one chain on the real files are enough for every module, instead of each
+# module re-running 02-04 into a store of its own. The stores are temporary; tests only read them.
+
+# Speed only: log_model infers each model's pip requirements in a subprocess (5-10 s a model on
+# 2 cores); no test reads the inferred list (05 pins its own), so MLflow gets 1 s and then falls
+# back to the flavour's defaults.
+NOTEBOOK_ENV = {"MLFLOW_LOGGING_LEVEL": "WARNING", "MLFLOW_REQUIREMENTS_INFERENCE_TIMEOUT": "1"}
+SMALL = {"DATA_SOURCE": "synthetic", "SYNTHETIC_ROWS": 4000}
+EXPERIMENT = "test-nyc-taxi"
+REGISTERED = "test-trip-duration"
+
+
+@dataclass
+class Chain:
+    """Notebooks run in order into one temporary tracking store."""
+
+    root: Path
+    uri: str
+    env: dict[str, str] = field(default_factory=dict)
+    executed: dict[str, object] = field(default_factory=dict)  # prefix -> notebook or nbval result
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def client(self) -> MlflowClient:
+        return MlflowClient(self.uri)
+
+
+@pytest.fixture(scope="session")
+def synthetic_course(tmp_path_factory) -> Chain:
+    """01-06 under papermill on 4000 generated trips a month, from a folder that is not notebooks/."""
+    root = tmp_path_factory.mktemp("course-synthetic")
+    chain = Chain(root, f"sqlite:///{root / 'mlflow.db'}")
+    common = {**SMALL, "DATA_DIR": str(root / "data"), "TRACKING_URI": chain.uri}
+    steps = (
+        ("01", {"EXPERIMENT_NAME": "test-intro"}),
+        ("02", {"EXPERIMENT_NAME": EXPERIMENT, "ALPHAS": [0.01, 1.0]}),
+        ("03", {"EXPERIMENT_NAME": EXPERIMENT, "MAX_EVALS": 4}),
+        ("04", {"EXPERIMENT_NAME": EXPERIMENT, "N_ESTIMATORS": 10}),
+        ("05", {"EXPERIMENT_NAME": EXPERIMENT}),
+        ("06", {"EXPERIMENT_NAME": EXPERIMENT, "REGISTERED_MODEL": REGISTERED, "MAX_RMSE": 20.0}),
+    )
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in NOTEBOOK_ENV.items():
+            patch.setenv(key, value)
+        for prefix, params in steps:
+            start = time.perf_counter()
+            chain.executed[prefix] = run_papermill(prefix, root, **common, **params)
+            chain.seconds[prefix] = round(time.perf_counter() - start, 1)
+    print("papermill seconds, generated data:", chain.seconds)
+    return chain
+
+
+# nbval re-runs 03 and 04 with a smaller search than the committed outputs' (see test_nbval.py)
+REAL_PARAMS = {
+    "01": {},
+    "02": {},
+    "03": {"MAX_EVALS": 3, "NUM_BOOST_ROUND": 100},
+    "04": {"N_ESTIMATORS": 5},
+}
+
+
+@pytest.fixture(scope="session")
+def real_course(real_data_dir, tmp_path_factory) -> Chain:
+    """The committed 01-04 re-executed by nbval on the real files, in order, into one store."""
+    root = tmp_path_factory.mktemp("course-real")
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    # no inference timeout here: its warning would print in cells whose output nbval compares
+    env = {"MLFLOW_LOGGING_LEVEL": "WARNING", "TAXI_DATA_DIR": str(real_data_dir)}
+    env["MLFLOW_TRACKING_URI"] = uri
+    chain = Chain(root, uri, env)
+    for prefix, params in REAL_PARAMS.items():
+        start = time.perf_counter()
+        chain.executed[prefix] = run_nbval(prefix, root, env, **params)
+        chain.seconds[prefix] = round(time.perf_counter() - start, 1)
+    print("nbval seconds, real data:", chain.seconds)
+    return chain

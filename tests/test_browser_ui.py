@@ -5,82 +5,32 @@ read the page's text, as a learner reads the page: the experiment is listed, its
 each run with its `rmse`, the registered model shows its `champion` alias, a run page lists the
 logged model. Skipped, with the reason, where there is no Chromium (`.ci/chromium.sh` installs it).
 
-Notebooks 03 and 04 are checked through MLflow by test_notebooks.py; running them here too would
-double the time of this test for pages (the compare view) that scripts/screenshots.py covers.
+The compare view of 03's trials is not checked here; scripts/screenshots.py pictures it.
 """
 
 from __future__ import annotations
 
-import threading
-
 import pytest
-from mlflow import MlflowClient
 
 from helpers import browser, servers
-from tests.notebook_runner import NOTEBOOKS, run_papermill
+from tests.conftest import EXPERIMENT, REGISTERED
 
 REASON = browser.why_no_browser()
 pytestmark = pytest.mark.skipif(REASON is not None, reason=f"browser test skipped: {REASON}")
 
-EXPERIMENT = "test-browser-ui"
-SMALL = {"DATA_SOURCE": "synthetic", "SYNTHETIC_ROWS": 4000}
-# Speed only, for what this test does not check: log_model infers each model's pip requirements
-# in a subprocess (5-10 s a model on 2 busy cores); after 1 s it falls back to the flavour's
-# defaults (e.g. scikit-learn, skops). The server runs no background job workers.
-KERNEL_ENV = {"MLFLOW_LOGGING_LEVEL": "WARNING", "MLFLOW_REQUIREMENTS_INFERENCE_TIMEOUT": "1"}
-SERVER_ENV = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
-
-
-def has_notebook(prefix: str) -> bool:
-    return any(NOTEBOOKS.glob(f"{prefix}-*.ipynb"))
+SERVER_ENV = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}  # no background job workers
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory):
-    """A sqlite store with the runs of notebooks 02-06, served by `mlflow server` on 127.0.0.1."""
-    root = tmp_path_factory.mktemp("browser-ui")
-    uri = servers.prepare_sqlite(root / "mlflow.db")
-    started: dict = {}
-
-    def start() -> None:  # the server starts (about 10 s) while the notebooks run
-        try:
-            started["server"] = servers.start_mlflow_server(
-                uri, root / "artifacts", root, name="browser-ui", env=SERVER_ENV
-            )
-        except Exception as exc:  # noqa: BLE001 - re-raised in the test's thread
-            started["error"] = exc
-
-    thread = threading.Thread(target=start)
-    thread.start()
+def store(synthetic_course):
+    """The runs of notebooks 01-06 on generated data (conftest.synthetic_course), served by
+    `mlflow server` on 127.0.0.1 from the same sqlite file."""
+    root = synthetic_course.root
+    server = servers.start_mlflow_server(
+        synthetic_course.uri, root / "artifacts", root, name="browser-ui", env=SERVER_ENV
+    )
     try:
-        common = {
-            **SMALL,
-            "DATA_DIR": str(root / "data"),
-            "TRACKING_URI": uri,
-            "EXPERIMENT_NAME": EXPERIMENT,
-        }
-        with pytest.MonkeyPatch.context() as env:
-            for key, value in KERNEL_ENV.items():
-                env.setenv(key, value)
-            run_papermill("02", root, **common, ALPHAS=[0.01])
-            if has_notebook("06"):  # 06 registers what 05 packages from the runs of 02-04
-                run_papermill("03", root, **common, MAX_EVALS=3)
-                run_papermill("04", root, **common, N_ESTIMATORS=10)
-                run_papermill("05", root, **common)
-                run_papermill("06", root, **common)
-            else:
-                browser.register_fallback_champion(uri, EXPERIMENT)
-    except BaseException:
-        thread.join()
-        if "server" in started:  # never leave a server behind a failed notebook
-            started["server"].stop()
-        raise
-    thread.join()
-    if "error" in started:
-        raise started["error"]
-    server = started["server"]
-    try:
-        yield server.url, MlflowClient(uri)
+        yield server.url, synthetic_course.client
     finally:
         server.stop()
 
@@ -108,7 +58,13 @@ def test_runs_table_shows_every_run_with_its_rmse(ui, store, experiment_id):
         [experiment_id], "tags.developer = 'course'", order_by=["metrics.rmse ASC"]
     )
     names = [r.info.run_name for r in runs]
-    assert sorted(names) == ["lasso-alpha-0.01", "linear-regression", "ridge-alpha-0.01"]
+    assert sorted(names) == [
+        "lasso-alpha-0.01",
+        "lasso-alpha-1.0",
+        "linear-regression",
+        "ridge-alpha-0.01",
+        "ridge-alpha-1.0",
+    ]
     text = ui.open(f"/experiments/{experiment_id}/runs", *names, "rmse")
     for run in runs:
         rmse = run.data.metrics["rmse"]
@@ -123,7 +79,8 @@ def test_runs_table_shows_every_run_with_its_rmse(ui, store, experiment_id):
 
 def test_registered_model_shows_champion_alias(ui, store):
     client = store[1]
-    (model,) = [m for m in client.search_registered_models() if "champion" in m.aliases]
+    model = client.get_registered_model(REGISTERED)
+    assert "champion" in model.aliases
     version = client.get_model_version_by_alias(model.name, "champion").version
     assert model.name in ui.open("/models", model.name).splitlines()
     ui.open(f"/models/{model.name}", "Versions", "champion")

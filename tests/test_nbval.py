@@ -8,27 +8,13 @@ from __future__ import annotations
 
 import pytest
 
-from tests.notebook_runner import run_nbval
-
-# notebook prefix -> parameters injected for the re-run (a smaller search than the committed one)
-NOTEBOOKS = {"01": {}, "02": {}, "03": {"MAX_EVALS": 5}, "04": {"N_ESTIMATORS": 20}}
+from tests.conftest import REAL_PARAMS
 
 
-@pytest.fixture(scope="module")
-def nbval_env(real_data_dir, tmp_path_factory):
-    """One temporary store for 01..04 in order (04 reads the search of 03)."""
-    root = tmp_path_factory.mktemp("nbval")
-    return root, {
-        "TAXI_DATA_DIR": str(real_data_dir),
-        "MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlflow.db'}",
-        "MLFLOW_LOGGING_LEVEL": "WARNING",
-    }
-
-
-@pytest.mark.parametrize("prefix", list(NOTEBOOKS))
-def test_committed_notebook_reproduces(prefix, nbval_env):
-    root, env = nbval_env
-    result = run_nbval(prefix, root, env, **NOTEBOOKS[prefix])
+@pytest.mark.parametrize("prefix", list(REAL_PARAMS))
+def test_committed_notebook_reproduces(prefix, real_course):
+    """Run in order into one store by conftest.real_course (04 reads the search of 03)."""
+    result = real_course.executed[prefix]
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
     assert " passed" in result.stdout and "failed" not in result.stdout.splitlines()[-1]
 

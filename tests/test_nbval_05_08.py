@@ -1,9 +1,9 @@
 """The committed notebooks 05-08 re-executed by nbval on the real TLC data, and the homework's figures.
 
-02-04 run first (small) into the same temporary store, since 05 and 06 work on their runs. Cells
-tagged `nbval-check-output` must reproduce the committed outputs exactly: the linear regression's
-validation and test RMSE (6.0345, 6.2442), the homework's file count, feature count and
-`min_samples_split`. 08 runs a 2-trial search here (its first two trials are those of the full
+01-04 run first under nbval (conftest.real_course) into the same temporary store, since 05 and
+06 work on their runs. Cells tagged `nbval-check-output` must reproduce the committed outputs
+exactly: the linear regression's validation and test RMSE (6.0345, 6.2442), the homework's file
+count, feature count and `min_samples_split`. 08 runs a 2-trial search here (its first two trials are those of the full
 search); the full search's answers (5.335, 5.567) are checked by refitting its best trial.
 """
 
@@ -15,7 +15,7 @@ import time
 import pytest
 from mlflow import MlflowClient
 
-from tests.notebook_runner import notebook, run_nbval, run_papermill
+from tests.notebook_runner import notebook, run_nbval
 
 # notebook prefix -> parameters injected for the re-run
 NBVAL = {
@@ -27,33 +27,17 @@ NBVAL = {
 
 
 @pytest.fixture(scope="module")
-def nbval_runs(real_data_dir, tmp_path_factory):
-    """02-04 (small) with papermill, then 05-08 under nbval, all in one temporary store."""
-    root = tmp_path_factory.mktemp("nbval-05-08")
-    uri = f"sqlite:///{root / 'mlflow.db'}"
-    env = {
-        "TAXI_DATA_DIR": str(real_data_dir),
-        "MLFLOW_TRACKING_URI": uri,
-        "MLFLOW_LOGGING_LEVEL": "WARNING",
-    }
-    seconds = {}
-    common = {"DATA_DIR": str(real_data_dir), "TRACKING_URI": uri}
-    for prefix, params in (
-        ("02", {"ALPHAS": [1.0]}),
-        ("03", {"MAX_EVALS": 3, "NUM_BOOST_ROUND": 100}),
-        ("04", {"N_ESTIMATORS": 5}),
-    ):
-        start = time.perf_counter()
-        run_papermill(prefix, root, **common, **params)
-        seconds[prefix] = time.perf_counter() - start
-    results = {}
+def nbval_runs(real_course):
+    """05-08 under nbval, after 01-04, in the store of conftest.real_course."""
+    root, env = real_course.root, real_course.env
+    results, seconds = {}, {}
     for prefix, params in NBVAL.items():
         start = time.perf_counter()
         extra = {"WORK_DIR": str(root / f"work{prefix}")} if prefix in ("07", "08") else {}
         results[prefix] = run_nbval(prefix, root, env, **params, **extra)
-        seconds[prefix] = time.perf_counter() - start
-    print("seconds:", {k: round(v, 1) for k, v in seconds.items()})
-    return {"root": root, "uri": uri, "results": results}
+        seconds[prefix] = round(time.perf_counter() - start, 1)
+    print("nbval seconds, real data:", seconds)
+    return {"root": root, "uri": real_course.uri, "results": results}
 
 
 @pytest.mark.parametrize("prefix", list(NBVAL))

@@ -6,24 +6,15 @@ import mlflow
 import pytest
 from mlflow import MlflowClient
 
-from tests.notebook_runner import NOTEBOOKS, run_papermill
-
-SMALL = {"DATA_SOURCE": "synthetic", "SYNTHETIC_ROWS": 4000}
-EXPERIMENT = "test-nyc-taxi"
+from tests.conftest import EXPERIMENT
+from tests.notebook_runner import NOTEBOOKS
 
 
 @pytest.fixture(scope="module")
-def course_store(tmp_path_factory):
-    """One temporary tracking store in which 01..04 run in order, from a non-notebook folder."""
-    root = tmp_path_factory.mktemp("course-notebooks")
-    uri = f"sqlite:///{root / 'mlflow.db'}"
-    common = {**SMALL, "DATA_DIR": str(root / "data"), "TRACKING_URI": uri}
-    run_papermill("01", root, **common, EXPERIMENT_NAME="test-intro")
-    run_papermill("02", root, **common, EXPERIMENT_NAME=EXPERIMENT, ALPHAS=[0.01, 1.0])
-    run_papermill("03", root, **common, EXPERIMENT_NAME=EXPERIMENT, MAX_EVALS=4)
-    run_papermill("04", root, **common, EXPERIMENT_NAME=EXPERIMENT, N_ESTIMATORS=10)
-    mlflow.set_tracking_uri(uri)
-    return MlflowClient(uri)
+def course_store(synthetic_course):
+    """The store in which 01..06 ran in order on generated data (conftest.synthetic_course)."""
+    mlflow.set_tracking_uri(synthetic_course.uri)
+    return synthetic_course.client
 
 
 def runs(client: MlflowClient, experiment: str, filter_string: str = "") -> list:

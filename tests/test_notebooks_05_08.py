@@ -1,8 +1,9 @@
 """Notebooks 05-08 under papermill on small generated data, checked through what they leave in MLflow.
 
-02-04 run first (small) into the same temporary store: 05 packages their models, 06 registers
-the packages. 07 starts its own servers (scenario 3 on a fresh PostgreSQL database when one is
-reachable); 08 runs against a real `mlflow server` that this module starts and stops.
+05 and 06 ran after 02-04 in the session's chain on generated data (conftest.synthetic_course):
+05 packages their models, 06 registers the packages. 07 runs into a store of its own and starts
+its own servers (scenario 3 on a fresh PostgreSQL database when one is reachable); 08 runs
+against a real `mlflow server` that this module starts and stops.
 """
 
 from __future__ import annotations
@@ -18,17 +19,18 @@ from mlflow import MlflowClient
 import helpers
 from helpers import homework, models, servers
 from tests import postgres_db
+from tests.conftest import EXPERIMENT, NOTEBOOK_ENV, REGISTERED, SMALL
 from tests.notebook_runner import run_papermill
 
-SMALL = {"DATA_SOURCE": "synthetic", "SYNTHETIC_ROWS": 4000}
-EXPERIMENT = "test-nyc-taxi"
-REGISTERED = "test-trip-duration"
 TIMES: dict[str, float] = {}
 
 
 def timed(prefix: str, root, **params):
     start = time.perf_counter()
-    nb = run_papermill(prefix, root, **params)
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in NOTEBOOK_ENV.items():
+            patch.setenv(key, value)
+        nb = run_papermill(prefix, root, **params)
     TIMES[prefix] = time.perf_counter() - start
     return nb
 
@@ -43,28 +45,24 @@ def outputs(nb) -> str:
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory):
-    """02-04 (small), then 05-08, in order, from a folder that is not notebooks/."""
-    root = tmp_path_factory.mktemp("notebooks-05-08")
-    uri = f"sqlite:///{root / 'mlflow.db'}"
-    common = {**SMALL, "DATA_DIR": str(root / "data"), "TRACKING_URI": uri}
-    timed("02", root, **common, EXPERIMENT_NAME=EXPERIMENT, ALPHAS=[1.0])
-    timed("03", root, **common, EXPERIMENT_NAME=EXPERIMENT, MAX_EVALS=2, NUM_BOOST_ROUND=100)
-    timed("04", root, **common, EXPERIMENT_NAME=EXPERIMENT, N_ESTIMATORS=5)
-    nb05 = timed("05", root, **common, EXPERIMENT_NAME=EXPERIMENT)
-    nb06 = timed(
-        "06", root, **common, EXPERIMENT_NAME=EXPERIMENT, REGISTERED_MODEL=REGISTERED, MAX_RMSE=20.0
-    )
-
+def store(synthetic_course, tmp_path_factory):
+    """05 and 06 on the runs of 02-04 (conftest.synthetic_course); 07 and 08 in stores of their own."""
+    root = synthetic_course.root
+    nb = {p: synthetic_course.executed[p] for p in ("05", "06")}
+    TIMES.update({p: synthetic_course.seconds[p] for p in ("05", "06")})
+    here = tmp_path_factory.mktemp("notebooks-07-08")
+    uri07 = f"sqlite:///{here / 'mlflow.db'}"
+    common = {**SMALL, "DATA_DIR": str(root / "data")}
     base = servers.postgres_uri()
     pg = postgres_db.create_database(base, "nb07") if servers.check_postgres(base) is None else None
     try:
-        nb07 = timed(
+        nb["07"] = timed(
             "07",
-            root,
+            here,
             **common,
+            TRACKING_URI=uri07,
             EXPERIMENT_NAME="test-in-practice",
-            WORK_DIR=str(root / "work07"),
+            WORK_DIR=str(here / "work07"),
             POSTGRES_URI=pg or "postgresql://nobody:none@127.0.0.1:1/none",
         )
     finally:
@@ -72,18 +70,17 @@ def store(tmp_path_factory):
             postgres_db.drop_database(base, pg)
 
     # 08 against a server the test starts: sqlite backend, served artifacts
-    store08 = servers.prepare_sqlite(root / "homework.db")
+    store08 = servers.prepare_sqlite(here / "homework.db")
     server = servers.start_mlflow_server(
-        store08, root / "work08-artifacts", root, name="homework-test"
+        store08, here / "work08-artifacts", here, name="homework-test"
     )
     try:
-        nb08 = timed(
+        nb["08"] = timed(
             "08",
-            root,
-            **SMALL,
-            DATA_DIR=str(root / "data"),
+            here,
+            **common,
             TRACKING_URI=server.url,
-            WORK_DIR=str(root / "work08"),
+            WORK_DIR=str(here / "work08"),
             NUM_TRIALS=3,
             TOP_N=2,
         )
@@ -91,15 +88,16 @@ def store(tmp_path_factory):
         print(f"--- server log:\n{server.log_tail(15)}")
         server.stop()
     print("papermill seconds:", {k: round(v, 1) for k, v in TIMES.items()})
-    mlflow.set_tracking_uri(uri)
+    mlflow.set_tracking_uri(synthetic_course.uri)
     return {
-        "root": root,
-        "uri": uri,
-        "client": MlflowClient(uri),
+        "root": root,  # 02-06: store and generated data
+        "here": here,  # 07 and 08: stores and work folders
+        "client": synthetic_course.client,
+        "client07": MlflowClient(uri07),
         "postgres": pg,
         "homework": MlflowClient(store08),
         "homework_uri": store08,
-        "nb": {"05": nb05, "06": nb06, "07": nb07, "08": nb08},
+        "nb": nb,
     }
 
 
@@ -180,13 +178,13 @@ def test_06_champion_predicts_what_05_logged(store):
 
 def test_07_three_scenarios(store):
     text = outputs(store["nb"]["07"])
-    client = store["client"]
+    client = store["client07"]
     # scenario 1: the notebook's sqlite store
     (run1,) = search(client, "test-in-practice", "tags.scenario = '1-local-sqlite'")
     assert run1.data.tags["data.source"] == "synthetic" and run1.data.metrics["rmse"] > 0
     assert str(client.get_model_version_by_alias("nyc-taxi-in-practice", "champion").version) == "1"
     # scenario 2: the server's own sqlite file and artifact folder, written through HTTP only
-    work = store["root"] / "work07" / "scenario-2"
+    work = store["here"] / "work07" / "scenario-2"
     server_store = MlflowClient(servers.sqlite_uri(work / "mlflow.db"))
     names = sorted(r.info.run_name for r in search(server_store, "test-in-practice"))
     assert names == ["colleague-baseline", "linear-regression-2-team-server"]
@@ -229,14 +227,14 @@ def test_08_homework_steps_in_the_server_store(store):
         winner.data.metrics["test_rmse"], abs=1e-4
     )
     assert version.description.startswith("RandomForestRegressor")
-    output = store["root"] / "work08" / "output"
+    output = store["here"] / "work08" / "output"
     assert sorted(p.name for p in output.iterdir()) == [
         "dv.pkl",
         "test.pkl",
         "train.pkl",
         "val.pkl",
     ]
-    assert list((store["root"] / "work08-artifacts").rglob("MLmodel")), "artifacts not served"
+    assert list((store["here"] / "work08-artifacts").rglob("MLmodel")), "artifacts not served"
     text = outputs(store["nb"]["08"])
     assert "Q3: min_samples_split = 2" in text and "Q2: 4 files" in text
     assert "using the tracking server given by TRACKING_URI" in text
