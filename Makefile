@@ -1,6 +1,6 @@
 # Two commands do everything: `make run` (all notebooks, tracked in mlflow.db) and `make test`.
 # Variables: PYTHON (a Python 3.11), DATA_SOURCE (auto|tlc|synthetic), DATA_DIR (folder with
-# the TLC parquet files), PYTEST_ARGS.
+# the TLC parquet files), PYTEST_ARGS, PYTEST_WORKERS (processes for the tests, default 2).
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -8,6 +8,7 @@ STAMP := $(VENV)/.installed
 DATA_SOURCE ?= auto
 DATA_DIR ?=
 PORT ?= 5000
+PYTEST_WORKERS ?= 2
 
 .PHONY: setup run test ui screenshots lint clean-notebooks check-notebooks clean
 
@@ -26,7 +27,7 @@ run: setup
 
 ## the whole test suite (offline; real-data checks use ../shared/tlc-data or $$TLC_DATA_DIR)
 test: setup
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 ## the MLflow UI on the same database the notebooks write, on http://127.0.0.1:$(PORT)
 ui: setup

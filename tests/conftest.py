@@ -130,3 +130,51 @@ def real_course(real_data_dir, tmp_path_factory) -> Chain:
         chain.seconds[prefix] = round(time.perf_counter() - start, 1)
     print("nbval seconds, real data:", chain.seconds)
     return chain
+
+
+# --- running on 2 cores: `make test` runs the suite with pytest-xdist, `-n 2`
+#
+# The work units are the notebook chains (their modules go to one worker, so each chain runs
+# once) and the other test modules (module-scoped fixtures run once). Longest first: xdist gives
+# each worker two units to start with, then one more whenever a worker runs dry.
+# (xdist's own `--dist loadgroup` cannot be used: it renames items through `Item._nodeid`,
+# which pytest 9 no longer reads, so its groups are silently ignored.)
+UNITS = {
+    "test_nbval.py": "real-course",
+    "test_nbval_05_08.py": "real-course",
+    "test_notebooks.py": "synthetic-course",
+    "test_notebooks_05_08.py": "synthetic-course",
+    "test_browser_ui.py": "synthetic-course",
+}
+LONGEST_FIRST = [
+    "real-course",
+    "synthetic-course",
+    "test_wandb_notebook.py",
+    "test_spark_notebook.py",
+]
+
+
+def work_unit(nodeid: str) -> str:
+    """The unit of a test: its chain, else its module's file name."""
+    module = Path(nodeid.split("::", 1)[0]).name
+    return UNITS.get(module, module)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Longest units first (a stable sort: the order inside a unit is kept)."""
+    rank = {unit: i for i, unit in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(work_unit(item.nodeid), len(rank)))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    from xdist.scheduler import LoadScopeScheduling
+
+    class UnitScheduling(LoadScopeScheduling):
+        """xdist's per-module scheduling, with the chains as units and their order kept."""
+
+        def _split_scope(self, nodeid: str) -> str:
+            return work_unit(nodeid)
+
+    config.option.loadscopereorder = False  # keep LONGEST_FIRST, not "most tests first"
+    return UnitScheduling(config, log)
