@@ -9,6 +9,7 @@ root unless MLFLOW_TRACKING_URI says otherwise.
 from __future__ import annotations
 
 import argparse
+import ast
 import os
 import sys
 import time
@@ -34,6 +35,30 @@ def resolve_source(source: str, data_dir: str | None, colour: str, months: list[
     return "tlc" if used == {"tlc"} else "synthetic"
 
 
+def add_param_option(parser: argparse.ArgumentParser) -> None:
+    """`-p NAME VALUE`, repeatable: a notebook parameter (also used by scripts/screenshots.py)."""
+    parser.add_argument(
+        "-p",
+        "--param",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("NAME", "VALUE"),
+        help="extra notebook parameter (value parsed as a Python literal when possible)",
+    )
+
+
+def parse_params(pairs: list[list[str]]) -> dict[str, object]:
+    """The `-p` pairs as notebook parameters: Python literals where they parse, else strings."""
+    params: dict[str, object] = {}
+    for name, value in pairs:
+        try:
+            params[name] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            params[name] = value
+    return params
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -50,15 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         help="maintainers: run on real data in a fresh temporary tracking store and write the\n"
         "outputs back into notebooks/ (cleaned), as the committed notebooks must show",
     )
-    parser.add_argument(
-        "-p",
-        "--param",
-        nargs=2,
-        action="append",
-        default=[],
-        metavar=("NAME", "VALUE"),
-        help="extra notebook parameter (value parsed as Python literal when possible)",
-    )
+    add_param_option(parser)
     args = parser.parse_args(argv)
 
     notebooks = sorted((ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb"))
@@ -87,17 +104,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.data_dir:
             os.environ["TAXI_DATA_DIR"] = str(Path(args.data_dir).resolve())
 
-    import ast
-
     # committed notebooks keep their own parameters cell: the data is found through TAXI_DATA_DIR
     params: dict = {} if args.refresh_committed else {"DATA_SOURCE": source}
     if args.data_dir and not args.refresh_committed:
         params["DATA_DIR"] = str(Path(args.data_dir).resolve())
-    for name, value in args.param:
-        try:
-            params[name] = ast.literal_eval(value)
-        except (ValueError, SyntaxError):
-            params[name] = value
+    params.update(parse_params(args.param))
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

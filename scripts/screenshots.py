@@ -40,6 +40,9 @@ import papermill as pm
 import helpers
 from helpers import browser, servers
 
+sys.path.insert(0, str(helpers.repo_root()))  # `scripts.` when run as `python scripts/...`
+from scripts.run_notebooks import add_param_option, parse_params  # noqa: E402
+
 ROOT = helpers.repo_root()
 IMGS = ROOT / "imgs"
 WORK = ROOT / "build" / "screenshots"
@@ -280,15 +283,7 @@ def main(argv: list[str] | None = None) -> int:
         help="only take the pictures, of this running server whose runs come from the notebooks\n"
         "(with their default experiment names); skips the data, the store and the notebooks",
     )
-    parser.add_argument(
-        "-p",
-        "--param",
-        nargs=2,
-        action="append",
-        default=[],
-        metavar=("NAME", "VALUE"),
-        help="extra notebook parameter (value parsed as a Python literal when possible)",
-    )
+    add_param_option(parser)
     args = parser.parse_args(argv)
 
     reason = browser.why_no_browser()
@@ -333,11 +328,7 @@ def main(argv: list[str] | None = None) -> int:
             }
             if source == "synthetic" and args.synthetic_rows:
                 params["SYNTHETIC_ROWS"] = args.synthetic_rows
-            for name, value in args.param:
-                try:
-                    params[name] = ast.literal_eval(value)
-                except (ValueError, SyntaxError):
-                    params[name] = value
+            params.update(parse_params(args.param))
             used = run_notebooks(tmp, params)
 
             from mlflow import MlflowClient

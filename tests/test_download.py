@@ -123,12 +123,28 @@ def closed_port() -> int:
         return sock.getsockname()[1]
 
 
+def download(base_url: str, data_dir: Path, *, timeout: float = 5, retries: int = 1) -> Path:
+    """The green January file from `base_url`, without a progress bar."""
+    return helpers.download_taxi_file(
+        "green", "2023-01", data_dir, base_url=base_url, timeout=timeout, retries=retries,
+        progress=False,
+    )  # fmt: skip
+
+
+def download_error(base_url: str, data_dir: Path, **options) -> str:
+    """The message of the TaxiDataError a failing download raises; it leaves no file behind."""
+    with pytest.raises(helpers.TaxiDataError) as err:
+        download(base_url, data_dir, **options)
+    message = str(err.value)
+    assert_names_the_file(message)
+    assert listing(data_dir) == []
+    return message
+
+
 def test_good_file_lands_under_its_tlc_name_and_reads(server, green_bytes, data_dir):
     server.routes[NAME] = send_bytes(green_bytes)
 
-    path = helpers.download_taxi_file(
-        "green", "2023-01", data_dir, base_url=server.base_url, timeout=5, retries=1, progress=False
-    )
+    path = download(server.base_url, data_dir)
 
     assert path == data_dir / NAME
     assert listing(data_dir) == [NAME]  # no temporary file left beside it
@@ -140,22 +156,11 @@ def test_good_file_lands_under_its_tlc_name_and_reads(server, green_bytes, data_
 
 def test_404_names_the_file_and_is_not_retried(server, data_dir):
     start = time.monotonic()
-    with pytest.raises(helpers.TaxiDataError) as err:
-        helpers.download_taxi_file(
-            "green",
-            "2023-01",
-            data_dir,
-            base_url=server.base_url,
-            timeout=5,
-            retries=3,
-            progress=False,
-        )
+    message = download_error(server.base_url, data_dir, retries=3)
 
-    message = str(err.value)
     assert NAME in message and "404" in message
     assert server.hits[NAME] == 1, "a 404 will not go away: it must not be retried"
     assert time.monotonic() - start < 3
-    assert listing(data_dir) == []
 
 
 def test_connection_cut_before_content_length_is_reached(server, green_bytes, data_dir):
@@ -164,43 +169,20 @@ def test_connection_cut_before_content_length_is_reached(server, green_bytes, da
     server.routes[NAME] = send_bytes(half, content_length=len(green_bytes))
 
     start = time.monotonic()
-    with pytest.raises(helpers.TaxiDataError) as err:
-        helpers.download_taxi_file(
-            "green",
-            "2023-01",
-            data_dir,
-            base_url=server.base_url,
-            timeout=5,
-            retries=2,
-            progress=False,
-        )
+    message = download_error(server.base_url, data_dir, retries=2)
 
-    assert_names_the_file(str(err.value))
-    assert "2 attempts" in str(err.value)
+    assert "2 attempts" in message
     assert server.hits[NAME] == 2  # retried, but only as often as asked
     assert time.monotonic() - start < 6
-    assert listing(data_dir) == []
 
 
 def test_half_a_parquet_file_is_rejected(server, green_bytes, data_dir):
     # a complete HTTP answer whose body is not a whole parquet file
     server.routes[NAME] = send_bytes(green_bytes[: len(green_bytes) // 2])
 
-    with pytest.raises(helpers.TaxiDataError) as err:
-        helpers.download_taxi_file(
-            "green",
-            "2023-01",
-            data_dir,
-            base_url=server.base_url,
-            timeout=5,
-            retries=1,
-            progress=False,
-        )
+    message = download_error(server.base_url, data_dir)
 
-    message = str(err.value)
-    assert_names_the_file(message)
     assert "not a readable parquet file" in message
-    assert listing(data_dir) == []
 
 
 def test_server_that_never_answers_times_out(data_dir):
@@ -211,43 +193,20 @@ def test_server_that_never_answers_times_out(data_dir):
         port = silent.getsockname()[1]
 
         start = time.monotonic()
-        with pytest.raises(helpers.TaxiDataError) as err:
-            helpers.download_taxi_file(
-                "green",
-                "2023-01",
-                data_dir,
-                base_url=f"http://127.0.0.1:{port}",
-                timeout=1,
-                retries=1,
-                progress=False,
-            )
+        message = download_error(f"http://127.0.0.1:{port}", data_dir, timeout=1)
         elapsed = time.monotonic() - start
 
     assert elapsed < 5, f"timeout=1 took {elapsed:.1f} s to give up"
-    assert_names_the_file(str(err.value))
-    assert "Timeout" in str(err.value)
-    assert listing(data_dir) == []
+    assert "Timeout" in message
 
 
 def test_yellow_file_served_as_green_is_rejected(server, yellow_bytes, data_dir):
     server.routes[NAME] = send_bytes(yellow_bytes)
 
-    with pytest.raises(helpers.TaxiDataError) as err:
-        helpers.download_taxi_file(
-            "green",
-            "2023-01",
-            data_dir,
-            base_url=server.base_url,
-            timeout=5,
-            retries=1,
-            progress=False,
-        )
+    message = download_error(server.base_url, data_dir)
 
-    message = str(err.value)
-    assert_names_the_file(message)
     assert "not a green taxi file" in message
     assert "TAXI_COLOR='yellow'" in message
-    assert listing(data_dir) == []
 
 
 def test_auto_falls_back_to_synthetic_with_a_warning(data_dir):
