@@ -1,0 +1,263 @@
+"""Notebook 09 (hyperopt's SparkTrials on a local Spark) checked through what it leaves in MLflow.
+
+- papermill on generated data, `local[2]`, against a real `mlflow server` this module starts:
+  one parent run per engine, one child run with `rmse` per evaluation, no failed trial, the best
+  RMSE reported equal to the minimum of the children, the SparkTrials trials run in Spark's
+  Python workers and not in the notebook's process;
+- the same notebook with no Java runtime (same server, another experiment): it says what to
+  install, skips Spark, and completes;
+- nbval of the committed notebook on the real data, with a small search: the notebook starts its
+  own server over the store it is given.
+
+Spark needs Java 17+: without it the Spark tests are skipped, with the reason printed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+import pytest
+from mlflow import MlflowClient
+
+from helpers import servers
+from helpers import spark as local_spark
+from tests.notebook_runner import notebook, run_nbval, run_papermill
+
+MAX_EVALS = 4
+SMALL = {"DATA_SOURCE": "synthetic", "SYNTHETIC_ROWS": 4000, "NUM_BOOST_ROUND": 50}
+EXPERIMENT = "test-distributed-tuning"
+NO_JAVA = "test-distributed-tuning-no-java"
+SEARCHED = {"max_depth", "learning_rate", "reg_alpha", "reg_lambda", "min_child_weight"}
+QUIET = {"MLFLOW_LOGGING_LEVEL": "WARNING"}
+
+
+def require_java() -> None:
+    """Skip, saying why and what to install, when Spark has no Java runtime to run on."""
+    java = local_spark.find_java()
+    if not isinstance(java, local_spark.JavaRuntime):
+        reason = (
+            f"notebook 09 needs Java {local_spark.MIN_JAVA}+ for Spark: {java}; "
+            "install it with apt-get install openjdk-17-jre-headless"
+        )
+        print(reason)
+        pytest.skip(reason)
+
+
+def text_of(nb) -> str:
+    """Every text output of an executed notebook, joined."""
+    texts = []
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            texts.append(out.get("text", "") or out.get("data", {}).get("text/plain", ""))
+    return "\n".join(t if isinstance(t, str) else "".join(t) for t in texts)
+
+
+@dataclass
+class Search:
+    parent: object
+    children: list
+
+
+def searches(client: MlflowClient, experiment: str) -> dict[str, Search]:
+    """engine -> its parent run and child runs, asserting one parent per engine."""
+    exp = client.get_experiment_by_name(experiment)
+    assert exp is not None, f"experiment {experiment!r} missing"
+    parents = client.search_runs([exp.experiment_id], "tags.hyperopt_parent = 'true'")
+    engines = [p.data.tags["engine"] for p in parents]
+    assert len(engines) == len(set(engines)), f"more than one parent per engine: {engines}"
+    found = {}
+    for parent in parents:
+        children = client.search_runs(
+            [exp.experiment_id], f"tags.mlflow.parentRunId = '{parent.info.run_id}'"
+        )
+        found[parent.data.tags["engine"]] = Search(parent, children)
+    return found
+
+
+def check_search(search: Search, engine: str, evals: int, source: str) -> None:
+    """One child per evaluation, each finished with rmse; the parent reports the best of them."""
+    parent, children = search.parent, search.children
+    assert parent.info.status == "FINISHED"
+    assert parent.data.params["max_evals"] == str(evals)
+    assert len(children) == evals, f"{engine}: {len(children)} child runs for {evals} evaluations"
+    for child in children:
+        assert child.info.status == "FINISHED", f"{engine}: a trial ended {child.info.status}"
+        assert child.data.metrics["rmse"] > 0
+        assert SEARCHED <= set(child.data.params)
+        assert child.data.tags["engine"] == engine
+        assert child.data.tags["data.source"] == source
+    assert parent.data.metrics["failed_trials"] == 0
+    best = min(children, key=lambda r: r.data.metrics["rmse"])
+    assert parent.data.metrics["best_rmse"] == pytest.approx(best.data.metrics["rmse"])
+    assert parent.data.tags["best_run_id"] == best.info.run_id
+
+
+def same_points(a: Search, b: Search) -> None:
+    """Up to 20 evaluations, TPE draws the same random points for both engines."""
+
+    def points(search):
+        return sorted(
+            (int(r.data.params["max_depth"]), round(float(r.data.params["learning_rate"]), 6))
+            for r in search.children
+        )
+
+    assert points(a) == points(b)
+    best_a = min(r.data.metrics["rmse"] for r in a.children)
+    best_b = min(r.data.metrics["rmse"] for r in b.children)
+    assert best_a == pytest.approx(best_b, abs=1e-3)
+
+
+@dataclass
+class Executed:
+    root: Path
+    client: MlflowClient
+    notebook: nbformat.NotebookNode
+    no_java: nbformat.NotebookNode
+    seconds: dict[str, float]
+
+
+@pytest.fixture(scope="module")
+def executed(tmp_path_factory) -> Executed:
+    """Notebook 09 by papermill on 4000 generated trips a month, logging to a server started here.
+
+    It runs twice against the same server, each run in an experiment of its own: with Java
+    (Trials, then SparkTrials on local[2]), and with JAVA_HOME pointing at nothing (Trials only).
+    """
+    require_java()
+    root = tmp_path_factory.mktemp("spark-notebook")
+    store = servers.prepare_sqlite(root / "server.db")
+    server = servers.start_mlflow_server(store, root / "artifacts", root, name="spark-test")
+    common = {**SMALL, "DATA_DIR": str(root / "data"), "TRACKING_URI": server.url}
+    seconds = {}
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            for key, value in QUIET.items():
+                patch.setenv(key, value)
+            start = time.perf_counter()
+            nb = run_papermill(
+                "09",
+                root,
+                **common,
+                EXPERIMENT_NAME=EXPERIMENT,
+                MAX_EVALS=MAX_EVALS,
+                SPARK_MASTER="local[2]",
+                PARALLELISM=2,
+                WORK_DIR=str(root / "work"),
+            )
+            seconds["with Java"] = round(time.perf_counter() - start, 1)
+            patch.setenv("JAVA_HOME", str(root / "no-java"))
+            start = time.perf_counter()
+            no_java = run_papermill(
+                "09",
+                root,
+                **common,
+                EXPERIMENT_NAME=NO_JAVA,
+                MAX_EVALS=2,
+                WORK_DIR=str(root / "work-no-java"),
+            )
+            seconds["without Java"] = round(time.perf_counter() - start, 1)
+    finally:
+        server.stop()
+    print(f"papermill of 09 on generated data, seconds: {seconds}")
+    return Executed(root, MlflowClient(store), nb, no_java, seconds)
+
+
+def test_one_parent_and_one_child_run_per_evaluation(executed):
+    found = searches(executed.client, EXPERIMENT)
+    assert sorted(found) == ["SparkTrials", "Trials"]
+    for engine, search in found.items():
+        check_search(search, engine, MAX_EVALS, "synthetic")
+    spark = found["SparkTrials"].parent
+    assert spark.data.params["spark_master"] == "local[2]"
+    assert spark.data.params["parallelism"] == "2"
+    assert spark.data.params["threads_per_trial"] == "1"
+
+
+def test_sparktrials_trials_ran_in_spark_workers(executed):
+    found = searches(executed.client, EXPERIMENT)
+    driver = found["SparkTrials"].parent.data.tags["driver_pid"]
+    workers = {r.data.tags["worker_pid"] for r in found["SparkTrials"].children}
+    assert driver not in workers, "a SparkTrials trial ran in the notebook's own process"
+    assert {r.data.tags["worker_pid"] for r in found["Trials"].children} == {driver}
+
+
+def test_both_engines_evaluate_the_same_points(executed):
+    found = searches(executed.client, EXPERIMENT)
+    same_points(found["Trials"], found["SparkTrials"])
+    text = text_of(executed.notebook)
+    assert f"{MAX_EVALS} of {MAX_EVALS} points identical" in text
+    assert "Total Trials: 4: 4 succeeded, 0 failed, 0 cancelled." in text
+    assert "trials log to the tracking server given by TRACKING_URI" in text
+
+
+def test_spark_console_output_stays_out_of_the_notebook(executed):
+    text = text_of(executed.notebook)
+    for noise in ("log4j", "WARN ", "Stage 0", "NativeCodeLoader", "View run"):
+        assert noise not in text, f"{noise!r} printed in the notebook"
+    assert (executed.root / "work" / "spark.log").exists()
+
+
+def test_without_java_the_notebook_says_what_to_install_and_completes(executed):
+    """JAVA_HOME pointing at nothing: Spark is skipped, the Trials search still runs and logs."""
+    text = text_of(executed.no_java)
+    assert "SPARK SKIPPED: no Java runtime found" in text
+    assert "apt-get install -y openjdk-17-jre-headless" in text
+    assert "SparkTrials was skipped (no Java)" in text
+    found = searches(executed.client, NO_JAVA)
+    assert sorted(found) == ["Trials"]
+    check_search(found["Trials"], "Trials", 2, "synthetic")
+
+
+def test_find_java_reports_what_is_missing_or_too_old(tmp_path, monkeypatch):
+    monkeypatch.setenv("JAVA_HOME", str(tmp_path / "none"))
+    assert local_spark.find_java().startswith("no Java runtime found")
+    old = tmp_path / "old" / "bin" / "java"
+    old.parent.mkdir(parents=True)
+    old.write_text("#!/bin/sh\necho 'java version \"1.8.0_392\"' >&2\n")
+    old.chmod(old.stat().st_mode | stat.S_IXUSR)
+    monkeypatch.setenv("JAVA_HOME", str(tmp_path / "old"))
+    reason = local_spark.find_java()
+    assert "Java 8 found" in reason and "needs Java 17 or later" in reason
+
+
+def test_master_cores():
+    assert local_spark.master_cores("local[2]") == 2
+    assert local_spark.master_cores("local") == 1
+    assert local_spark.master_cores("local[*]") == (os.cpu_count() or 1)
+    assert local_spark.master_cores("spark://host:7077") is None
+
+
+def test_committed_notebook_reproduces_on_the_real_data(real_data_dir, tmp_path):
+    """nbval, 4 evaluations per engine; the notebook starts a server over the sqlite store it gets."""
+    require_java()
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    env = {**QUIET, "TAXI_DATA_DIR": str(real_data_dir), "MLFLOW_TRACKING_URI": uri}
+    start = time.perf_counter()
+    result = run_nbval("09", tmp_path, env, MAX_EVALS=MAX_EVALS, WORK_DIR=str(tmp_path / "work"))
+    print(f"nbval of 09 on the real data: {time.perf_counter() - start:.1f} s")
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
+    assert " passed" in result.stdout and "failed" not in result.stdout.splitlines()[-1]
+    found = searches(MlflowClient(uri), "nyc-taxi-distributed-tuning")
+    assert sorted(found) == ["SparkTrials", "Trials"]
+    for engine, search in found.items():
+        check_search(search, engine, MAX_EVALS, "tlc")
+    same_points(found["Trials"], found["SparkTrials"])
+
+
+def test_committed_outputs_show_real_numbers_and_the_comparison():
+    text = json.dumps(json.load(open(notebook("09"))))
+    for figure in (
+        "65946 training and 62574 validation trips (tlc)",
+        "20 of 20 points identical",
+        "On this machine (2 cores, local[2]): Trials",
+        "Total Trials: 20: 20 succeeded, 0 failed, 0 cancelled.",
+    ):
+        assert figure in text, f"{notebook('09').name} does not show {figure!r}"
+    for path in ("/work/", "/tmp/", "/root/", "/home/", "pytest-of"):
+        assert path not in text, f"{notebook('09').name} shows a machine path ({path})"
