@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import argparse
 import ast
+import atexit
 import os
+import shutil
 import sys
 import time
 import warnings
@@ -99,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         import tempfile
 
         store = Path(tempfile.mkdtemp(prefix="committed-outputs-"))
+        atexit.register(shutil.rmtree, store, ignore_errors=True)  # also after a failing notebook
         os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{store / 'mlflow.db'}"
         os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
         if args.data_dir:
@@ -131,7 +134,6 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         timings.append((nb.name, time.perf_counter() - start))
         if args.refresh_committed:
-            import shutil
             import subprocess
 
             shutil.copyfile(out / nb.name, nb)
@@ -143,11 +145,15 @@ def main(argv: list[str] | None = None) -> int:
     for name, seconds in timings:
         print(f"  {name:45s} {seconds:7.1f} s")
     print(f"Executed copies: {helpers.display_path(out)}/")
+    if args.refresh_committed:
+        print("Outputs written back into notebooks/; the runs' temporary store is removed.")
+        return 0
     uri = os.environ.get("MLFLOW_TRACKING_URI") or helpers.default_tracking_uri()
-    print(
-        f"Runs are in {uri if uri.startswith('http') else helpers.display_path(ROOT / 'mlflow.db')}."
-    )
-    print("Open the MLflow UI with:  make ui   (then browse http://127.0.0.1:5000)")
+    if uri == helpers.default_tracking_uri():
+        print(f"Runs are in {helpers.display_path(ROOT / 'mlflow.db')}.")
+        print("Open the MLflow UI with:  make ui   (then browse http://127.0.0.1:5000)")
+    else:
+        print(f"Runs are in {uri} (MLFLOW_TRACKING_URI).")
     return 0
 
 
