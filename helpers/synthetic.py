@@ -106,7 +106,10 @@ def _city() -> dict[str, np.ndarray]:
 
 
 def generate_table(
-    colour: str = "green", month: str = "2023-01", n_rows: int | None = None, seed: int | None = None
+    colour: str = "green",
+    month: str = "2023-01",
+    n_rows: int | None = None,
+    seed: int | None = None,
 ) -> pa.Table:
     """Generate one month of trips with the real schema of `colour` files (deterministic)."""
     check_colour(colour)
@@ -131,16 +134,22 @@ def generate_table(
     distance = np.round(distance, 2)
 
     # --- how long: speed grows with distance (highways), falls with both zones' congestion
-    speed_mph = (7.0 + 23.0 * (1 - np.exp(-distance / 4.0))) / np.sqrt(congestion[pu] * congestion[do])
+    speed_mph = (7.0 + 23.0 * (1 - np.exp(-distance / 4.0))) / np.sqrt(
+        congestion[pu] * congestion[do]
+    )
     duration_min = 2.0 + 60.0 * distance / speed_mph
     duration_min *= rng.lognormal(0.0, 0.22, n)  # time of day, lights, the driver
 
     # --- outliers the 1..60 minute filter exists for (about 3% of rows, as in real months)
     kind = rng.random(n)
     duration_min = np.where(kind < 0.010, 0.0, duration_min)  # dropoff == pickup
-    duration_min = np.where((kind >= 0.010) & (kind < 0.018), rng.uniform(0.05, 0.95, n), duration_min)
+    duration_min = np.where(
+        (kind >= 0.010) & (kind < 0.018), rng.uniform(0.05, 0.95, n), duration_min
+    )
     duration_min = np.where((kind >= 0.018) & (kind < 0.020), -rng.uniform(1, 90, n), duration_min)
-    duration_min = np.where((kind >= 0.020) & (kind < 0.029), rng.uniform(61, 1439, n), duration_min)
+    duration_min = np.where(
+        (kind >= 0.020) & (kind < 0.029), rng.uniform(61, 1439, n), duration_min
+    )
     distance = np.where((kind >= 0.029) & (kind < 0.034), 0.0, distance)  # meter not run
     distance = np.where((kind >= 0.034) & (kind < 0.0341), rng.uniform(1e3, 1.2e5, n), distance)
 
