@@ -6,6 +6,7 @@
 #   bash .ci/java.sh     # exit 0 when a Java 17+ runtime is available afterwards
 set -euo pipefail
 say() { echo "java.sh: $*" >&2; }
+. "$(dirname "$0")/apt.sh"
 
 java_major() {  # 17 from 'openjdk version "17.0.15"', 8 from 'java version "1.8.0_392"'
   "$1" -version 2>&1 | sed -n 's/.* version "\([0-9]*\)\.\{0,1\}\([0-9]*\).*/\1 \2/p' | head -n 1 |
@@ -30,16 +31,6 @@ if [ -n "${JAVA_HOME:-}" ]; then
   say "JAVA_HOME points at Java $(java_major "$java"); Spark needs 17+: point it at one, or unset it"
   exit 1
 fi
-if ! command -v apt-get >/dev/null 2>&1; then
-  say "no Java 17+ and no apt-get: install a Java 17 runtime by hand or set JAVA_HOME"
-  exit 1
-fi
-if [ "$(id -u)" != 0 ]; then
-  say "no Java 17+, and installing it needs root: sudo apt-get install -y openjdk-17-jre-headless"
-  exit 1
-fi
-say "installing openjdk-17-jre-headless from the Debian packages"
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq openjdk-17-jre-headless >/dev/null
+install_debian_packages "Java 17+" "install a Java 17 runtime by hand or set JAVA_HOME" \
+  openjdk-17-jre-headless
 say "installed: $(java -version 2>&1 | head -n 1)"

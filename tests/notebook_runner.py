@@ -9,6 +9,7 @@ from pathlib import Path
 
 import nbformat
 import papermill as pm
+import pytest
 from papermill.parameterize import parameterize_notebook
 
 import helpers
@@ -23,17 +24,34 @@ def notebook(prefix: str) -> Path:
     return path
 
 
-def run_papermill(prefix: str, workdir: Path, **params) -> nbformat.NotebookNode:
-    """Execute a notebook with papermill from `workdir` (not the notebooks folder)."""
+def run_papermill(
+    prefix: str, workdir: Path, env: dict[str, str] | None = None, **params
+) -> nbformat.NotebookNode:
+    """Execute a notebook with papermill from `workdir` (not the notebooks folder).
+
+    `env` is added to the environment of the notebook's kernel (and of this process meanwhile).
+    """
     out = workdir / f"executed-{notebook(prefix).name}"
-    return pm.execute_notebook(
-        str(notebook(prefix)),
-        str(out),
-        parameters=params,
-        cwd=str(workdir),
-        kernel_name="python3",
-        progress_bar=False,
-    )
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in (env or {}).items():
+            patch.setenv(key, value)
+        return pm.execute_notebook(
+            str(notebook(prefix)),
+            str(out),
+            parameters=params,
+            cwd=str(workdir),
+            kernel_name="python3",
+            progress_bar=False,
+        )
+
+
+def notebook_text(nb: nbformat.NotebookNode) -> str:
+    """Every text output of an executed notebook, joined."""
+    texts = []
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            texts.append(out.get("text", "") or out.get("data", {}).get("text/plain", ""))
+    return "\n".join(t if isinstance(t, str) else "".join(t) for t in texts)
 
 
 def run_nbval(

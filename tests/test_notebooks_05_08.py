@@ -20,28 +20,16 @@ import helpers
 from helpers import homework, models, servers
 from tests import postgres_db
 from tests.conftest import EXPERIMENT, NOTEBOOK_ENV, REGISTERED, SMALL
-from tests.notebook_runner import run_papermill
+from tests.notebook_runner import notebook_text, run_papermill
 
 TIMES: dict[str, float] = {}
 
 
 def timed(prefix: str, root, **params):
     start = time.perf_counter()
-    with pytest.MonkeyPatch.context() as patch:
-        for key, value in NOTEBOOK_ENV.items():
-            patch.setenv(key, value)
-        nb = run_papermill(prefix, root, **params)
+    nb = run_papermill(prefix, root, NOTEBOOK_ENV, **params)
     TIMES[prefix] = time.perf_counter() - start
     return nb
-
-
-def outputs(nb) -> str:
-    """Every text output of an executed notebook, joined."""
-    texts = []
-    for cell in nb.cells:
-        for out in cell.get("outputs", []):
-            texts.append(out.get("text", "") or out.get("data", {}).get("text/plain", ""))
-    return "\n".join(t if isinstance(t, str) else "".join(t) for t in texts)
 
 
 @pytest.fixture(scope="module")
@@ -140,7 +128,7 @@ def test_05_one_pyfunc_model_per_kind_from_raw_trips(store):
         assert "python_function" in loaded.metadata.flavors
     lr = next(r for r in packaged if r.data.tags["model"] == "LinearRegression")
     assert client.get_run(lr.data.tags["packaged_from"]).info.run_name == "linear-regression"
-    text = outputs(store["nb"]["05"])
+    text = notebook_text(store["nb"]["05"])
     assert "rejected: Model is missing inputs ['DOLocationID']" in text
 
 
@@ -177,7 +165,7 @@ def test_06_champion_predicts_what_05_logged(store):
 
 
 def test_07_three_scenarios(store):
-    text = outputs(store["nb"]["07"])
+    text = notebook_text(store["nb"]["07"])
     client = store["client07"]
     # scenario 1: the notebook's sqlite store
     (run1,) = search(client, "test-in-practice", "tags.scenario = '1-local-sqlite'")
@@ -235,6 +223,6 @@ def test_08_homework_steps_in_the_server_store(store):
         "val.pkl",
     ]
     assert list((store["here"] / "work08-artifacts").rglob("MLmodel")), "artifacts not served"
-    text = outputs(store["nb"]["08"])
+    text = notebook_text(store["nb"]["08"])
     assert "Q3: min_samples_split = 2" in text and "Q2: 4 files" in text
     assert "using the tracking server given by TRACKING_URI" in text

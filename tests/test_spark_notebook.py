@@ -27,7 +27,7 @@ from mlflow import MlflowClient
 
 from helpers import servers
 from helpers import spark as local_spark
-from tests.notebook_runner import notebook, run_nbval, run_papermill
+from tests.notebook_runner import notebook, notebook_text, run_nbval, run_papermill
 
 MAX_EVALS = 4
 SMALL = {"DATA_SOURCE": "synthetic", "SYNTHETIC_ROWS": 4000, "NUM_BOOST_ROUND": 50}
@@ -47,15 +47,6 @@ def require_java() -> None:
         )
         print(reason)
         pytest.skip(reason)
-
-
-def text_of(nb) -> str:
-    """Every text output of an executed notebook, joined."""
-    texts = []
-    for cell in nb.cells:
-        for out in cell.get("outputs", []):
-            texts.append(out.get("text", "") or out.get("data", {}).get("text/plain", ""))
-    return "\n".join(t if isinstance(t, str) else "".join(t) for t in texts)
 
 
 @dataclass
@@ -136,32 +127,30 @@ def executed(tmp_path_factory) -> Executed:
     common = {**SMALL, "DATA_DIR": str(root / "data"), "TRACKING_URI": server.url}
     seconds = {}
     try:
-        with pytest.MonkeyPatch.context() as patch:
-            for key, value in QUIET.items():
-                patch.setenv(key, value)
-            start = time.perf_counter()
-            nb = run_papermill(
-                "09",
-                root,
-                **common,
-                EXPERIMENT_NAME=EXPERIMENT,
-                MAX_EVALS=MAX_EVALS,
-                SPARK_MASTER="local[2]",
-                PARALLELISM=2,
-                WORK_DIR=str(root / "work"),
-            )
-            seconds["with Java"] = round(time.perf_counter() - start, 1)
-            patch.setenv("JAVA_HOME", str(root / "no-java"))
-            start = time.perf_counter()
-            no_java = run_papermill(
-                "09",
-                root,
-                **common,
-                EXPERIMENT_NAME=NO_JAVA,
-                MAX_EVALS=2,
-                WORK_DIR=str(root / "work-no-java"),
-            )
-            seconds["without Java"] = round(time.perf_counter() - start, 1)
+        start = time.perf_counter()
+        nb = run_papermill(
+            "09",
+            root,
+            QUIET,
+            **common,
+            EXPERIMENT_NAME=EXPERIMENT,
+            MAX_EVALS=MAX_EVALS,
+            SPARK_MASTER="local[2]",
+            PARALLELISM=2,
+            WORK_DIR=str(root / "work"),
+        )
+        seconds["with Java"] = round(time.perf_counter() - start, 1)
+        start = time.perf_counter()
+        no_java = run_papermill(
+            "09",
+            root,
+            {**QUIET, "JAVA_HOME": str(root / "no-java")},
+            **common,
+            EXPERIMENT_NAME=NO_JAVA,
+            MAX_EVALS=2,
+            WORK_DIR=str(root / "work-no-java"),
+        )
+        seconds["without Java"] = round(time.perf_counter() - start, 1)
     finally:
         server.stop()
     print(f"papermill of 09 on generated data, seconds: {seconds}")
@@ -190,14 +179,14 @@ def test_sparktrials_trials_ran_in_spark_workers(executed):
 def test_both_engines_evaluate_the_same_points(executed):
     found = searches(executed.client, EXPERIMENT)
     same_points(found["Trials"], found["SparkTrials"])
-    text = text_of(executed.notebook)
+    text = notebook_text(executed.notebook)
     assert f"{MAX_EVALS} of {MAX_EVALS} points identical" in text
     assert "Total Trials: 4: 4 succeeded, 0 failed, 0 cancelled." in text
     assert "trials log to the tracking server given by TRACKING_URI" in text
 
 
 def test_spark_console_output_stays_out_of_the_notebook(executed):
-    text = text_of(executed.notebook)
+    text = notebook_text(executed.notebook)
     for noise in ("log4j", "WARN ", "Stage 0", "NativeCodeLoader", "View run"):
         assert noise not in text, f"{noise!r} printed in the notebook"
     assert (executed.root / "work" / "spark.log").exists()
@@ -205,7 +194,7 @@ def test_spark_console_output_stays_out_of_the_notebook(executed):
 
 def test_without_java_the_notebook_says_what_to_install_and_completes(executed):
     """JAVA_HOME pointing at nothing: Spark is skipped, the Trials search still runs and logs."""
-    text = text_of(executed.no_java)
+    text = notebook_text(executed.no_java)
     assert "SPARK SKIPPED: no Java runtime found" in text
     assert "apt-get install -y openjdk-17-jre-headless" in text
     assert "SparkTrials was skipped (no Java)" in text
