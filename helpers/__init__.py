@@ -27,6 +27,7 @@ from helpers.features import (
 from helpers.paths import default_data_dir, display_path, repo_root
 from helpers.tracking import (
     TrackingServerError,
+    artifact_root,
     check_tracking_server,
     default_tracking_uri,
     setup_mlflow,
@@ -39,6 +40,7 @@ __all__ = [
     "TaxiMonth",
     "TrackingServerError",
     "add_pu_do",
+    "artifact_root",
     "check_tracking_server",
     "data_tags",
     "default_data_dir",

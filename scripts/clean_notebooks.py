@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-KEEP_NB_METADATA = ("kernelspec", "language_info")
+KEEP_NB_METADATA = ("kernelspec", "language_info", "course_refresh")  # see run_notebooks.py
 KEEP_CELL_METADATA = ("tags",)
 
 

@@ -11,11 +11,15 @@ from __future__ import annotations
 import argparse
 import ast
 import atexit
+import json
 import os
 import shutil
+import subprocess
 import sys
 import time
+import uuid
 import warnings
+from datetime import datetime, timezone
 from pathlib import Path
 
 import papermill as pm
@@ -116,9 +120,12 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     timings = []
-    for nb in notebooks:
+    refresh_id = uuid.uuid4().hex[:12]
+    provenance: dict[Path, dict] = {}
+    for position, nb in enumerate(notebooks, start=1):
         print(f"\n--- {nb.name}")
         start = time.perf_counter()
+        started = datetime.now(timezone.utc).isoformat(timespec="seconds")
         try:
             pm.execute_notebook(
                 str(nb),
@@ -133,13 +140,18 @@ def main(argv: list[str] | None = None) -> int:
             print(f"Open {helpers.display_path(out / nb.name)} to see the failing cell.")
             return 1
         timings.append((nb.name, time.perf_counter() - start))
-        if args.refresh_committed:
-            import subprocess
+        provenance[nb] = {
+            "refresh": refresh_id,
+            "position": position,
+            "of": len(notebooks),
+            "started": started,
+            "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        }
 
-            shutil.copyfile(out / nb.name, nb)
-            subprocess.run(
-                [sys.executable, str(ROOT / "scripts" / "clean_notebooks.py"), str(nb)], check=True
-            )
+    if args.refresh_committed:
+        # only now, when every notebook ran: a failure above leaves the committed ones untouched
+        for nb, stamp in provenance.items():
+            write_back(out / nb.name, nb, stamp)
 
     print("\nAll notebooks ran:")
     for name, seconds in timings:
@@ -155,6 +167,20 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(f"Runs are in {uri} (MLFLOW_TRACKING_URI).")
     return 0
+
+
+def write_back(executed: Path, committed: Path, stamp: dict) -> None:
+    """Copy an executed notebook over the committed one, stamped with its refresh, and clean it.
+
+    The stamp (`metadata.course_refresh`: one id per refresh, position, start and end) lets
+    tests/test_committed_outputs.py prove that all committed outputs come from one run, in order.
+    """
+    nb = json.loads(executed.read_text())
+    nb["metadata"]["course_refresh"] = stamp
+    committed.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
+    subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "clean_notebooks.py"), str(committed)], check=True
+    )
 
 
 if __name__ == "__main__":

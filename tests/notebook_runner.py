@@ -27,22 +27,32 @@ def notebook(prefix: str) -> Path:
 def run_papermill(
     prefix: str, workdir: Path, env: dict[str, str] | None = None, **params
 ) -> nbformat.NotebookNode:
-    """Execute a notebook with papermill from `workdir` (not the notebooks folder).
+    """Execute a notebook with papermill as Jupyter does, from notebooks/; its copy goes to `workdir`.
 
-    `env` is added to the environment of the notebook's kernel (and of this process meanwhile).
+    Fails when the run leaves any file under notebooks/ (every path must resolve against the
+    repository root, whatever the current directory). `env` is added to the environment of the notebook's kernel (and of this process meanwhile).
     """
     out = workdir / f"executed-{notebook(prefix).name}"
+    before = files_under(NOTEBOOKS)
     with pytest.MonkeyPatch.context() as patch:
         for key, value in (env or {}).items():
             patch.setenv(key, value)
-        return pm.execute_notebook(
+        executed = pm.execute_notebook(
             str(notebook(prefix)),
             str(out),
             parameters=params,
-            cwd=str(workdir),
+            cwd=str(NOTEBOOKS),  # where Jupyter starts the kernel: paths must not depend on it
             kernel_name="python3",
             progress_bar=False,
         )
+    written = sorted(files_under(NOTEBOOKS) - before)
+    assert not written, f"notebook {prefix} wrote into notebooks/: {written}"
+    return executed
+
+
+def files_under(folder: Path) -> set[str]:
+    """Every file below `folder` (relative names), to see what a notebook run wrote there."""
+    return {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()}
 
 
 def notebook_text(nb: nbformat.NotebookNode) -> str:

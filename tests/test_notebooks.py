@@ -37,13 +37,31 @@ def by_name(client, name: str):
 
 
 def test_01_baseline_run_records_data(course_store):
-    (run,) = runs(course_store, "test-intro")
+    (run,) = runs(course_store, "test-intro", "tags.mlflow.runName = 'baseline-mean'")
     assert run.info.run_name == "baseline-mean"
     assert run.data.metrics["rmse"] > 5
     assert run.data.tags["data.source"] == "synthetic"
     assert run.data.tags["data.train_path"].endswith("green_tripdata_2023-01.parquet")
     assert run.data.tags["data.valid_path"].endswith("green_tripdata_2023-02.parquet")
     assert "mlflow.user" in run.data.tags and "mlflow.source.name" in run.data.tags
+    assert "mlflow.source.git.commit" not in run.data.tags  # a notebook's kernel has no commit
+
+
+def test_01_a_script_run_records_its_git_commit(course_store):
+    """What 01 says: a script in a git checkout gets the commit it ran from."""
+    import subprocess
+
+    from tests.notebook_runner import NOTEBOOKS
+
+    (run,) = runs(course_store, "test-intro", "tags.mlflow.runName = 'from-a-script'")
+    assert run.data.tags["mlflow.source.type"] == "LOCAL"
+    assert run.data.tags["mlflow.source.name"].endswith("first_run.py")
+    head = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=NOTEBOOKS, capture_output=True, text=True
+    ).stdout.strip()
+    if not head:
+        pytest.skip("the repository is not a git checkout: no commit to compare")
+    assert run.data.tags["mlflow.source.git.commit"] == head
 
 
 def test_02_one_run_per_model_with_tags_params_artifacts(course_store):
@@ -52,6 +70,7 @@ def test_02_one_run_per_model_with_tags_params_artifacts(course_store):
     assert names == sorted(
         [
             "linear-regression",
+            "linear-regression-course-default",
             "lasso-alpha-0.01",
             "ridge-alpha-0.01",
             "lasso-alpha-1.0",
@@ -67,8 +86,13 @@ def test_02_one_run_per_model_with_tags_params_artifacts(course_store):
         ]
         assert [m.name for m in logged_models(course_store, run)] == ["model"]
     assert by_name(course_store, "lasso-alpha-1.0").data.params["alpha"] == "1.0"
+    # the solver's tolerance is logged: converged for the reference run, the course's default beside it
+    assert by_name(course_store, "linear-regression").data.params["tol"] == "1e-10"
+    assert by_name(course_store, "linear-regression-course-default").data.params["tol"] == "1e-06"
+    assert by_name(course_store, "ridge-alpha-1.0").data.params["tol"] == "1e-10"
     # a linear model clearly beats predicting the mean
-    baseline = runs(course_store, "test-intro")[0].data.metrics["rmse"]
+    baseline = runs(course_store, "test-intro", "tags.mlflow.runName = 'baseline-mean'")[0]
+    baseline = baseline.data.metrics["rmse"]
     assert by_name(course_store, "linear-regression").data.metrics["rmse"] < 0.85 * baseline
 
 

@@ -151,8 +151,28 @@ def test_06_registry_versions_aliases_tags_and_promotion(store):
         assert "packaged with its preprocessing" in v.description
     assert client.get_registered_model(REGISTERED).description
     evaluations = search(client, f"{EXPERIMENT}-evaluation")
-    assert sorted(r.data.tags["alias"] for r in evaluations) == ["challenger", "champion"]
+    # two runs of 06, each scored every version by its alias: champion and challenger, then
+    # (after the promotion) champion and previous
+    assert sorted(r.data.tags["alias"] for r in evaluations) == sorted(
+        ["champion", "challenger", "champion", "previous"]
+    )
     assert all(r.data.tags["data.test_month"] == "green 2023-03" for r in evaluations)
+
+
+def test_06_runs_twice_without_moving_the_champion(store, synthetic_course):
+    """The second run of 06 (conftest.synthetic_course) registers nothing and keeps the aliases."""
+    first = notebook_text(synthetic_course.executed["06"])
+    again = notebook_text(synthetic_course.executed["06-again"])
+    assert "2 candidate versions of 'test-trip-duration', 2 registered now" in first
+    assert "promoted version 2" in first
+    assert "2 candidate versions of 'test-trip-duration', 0 registered now" in again
+    assert "the champion stays: version 2 is the best on the test month" in again
+    client = store["client"]
+    tags = {
+        int(v.version): client.get_model_version(REGISTERED, v.version).tags["status"]
+        for v in client.search_model_versions(f"name = '{REGISTERED}'")
+    }
+    assert tags == {1: "retired", 2: "champion"}  # exactly one champion, the aliased one
 
 
 def test_06_champion_predicts_what_05_logged(store):

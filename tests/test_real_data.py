@@ -7,7 +7,7 @@ Skipped, with the reason printed, when the files are not found ($TLC_DATA_DIR or
 from __future__ import annotations
 
 import pytest
-from sklearn.linear_model import Lasso, LinearRegression
+from sklearn.linear_model import Lasso, LinearRegression, Ridge
 from sklearn.metrics import root_mean_squared_error
 
 import helpers
@@ -49,13 +49,24 @@ def test_vectoriser_has_5702_features(features):
 
 
 def test_linear_regression_rmse(features):
+    """Converged (tol=1e-10): the same figures on every CPU and thread count (../shared README)."""
     _, X_train, X, y = features
-    lr = LinearRegression().fit(X_train, y["train"])
+    lr = LinearRegression(tol=1e-10).fit(X_train, y["train"])
     assert root_mean_squared_error(y["valid"], lr.predict(X["valid"])) == pytest.approx(
-        6.0345, abs=5e-4
+        6.03384, abs=5e-5
     )
     assert root_mean_squared_error(y["test"], lr.predict(X["test"])) == pytest.approx(
-        6.2442, abs=5e-4
+        6.24759, abs=5e-5
+    )
+
+
+@pytest.mark.parametrize("alpha, rmse", [(0.01, 6.0311), (0.1, 6.0114), (1.0, 6.0085)])
+def test_ridge_rmse_converged(features, alpha, rmse):
+    """Ridge's sparse solver stops early at its default tol=1e-4; at 1e-10 it does not."""
+    _, X_train, X, y = features
+    ridge = Ridge(alpha=alpha, tol=1e-10).fit(X_train, y["train"])
+    assert root_mean_squared_error(y["valid"], ridge.predict(X["valid"])) == pytest.approx(
+        rmse, abs=5e-5
     )
 
 
