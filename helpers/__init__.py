@@ -16,6 +16,7 @@ from helpers.data import (
     read_dataframe,
     taxi_filename,
 )
+from helpers.datasets import as_dataset, dataset_source, log_months
 from helpers.features import (
     add_pu_do,
     fit_features,
@@ -41,8 +42,10 @@ __all__ = [
     "TrackingServerError",
     "add_pu_do",
     "artifact_root",
+    "as_dataset",
     "check_tracking_server",
     "data_tags",
+    "dataset_source",
     "default_data_dir",
     "default_tracking_uri",
     "display_path",
@@ -51,6 +54,7 @@ __all__ = [
     "get_taxi_file",
     "int32_indices",
     "load_month",
+    "log_months",
     "read_dataframe",
     "repo_root",
     "setup_mlflow",

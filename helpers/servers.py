@@ -83,6 +83,11 @@ class MlflowServer:
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(10)
+        # the command may exit before the process that serves (uvicorn, gunicorn) lets go of the
+        # port: wait until nothing answers there, so a restart on the same port reaches a new one
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and _answers(self.url):
+            time.sleep(0.1)
         _RUNNING.discard(self)
         return self.process.returncode
 
@@ -94,6 +99,16 @@ class MlflowServer:
 
     def __hash__(self) -> int:
         return id(self)
+
+
+def _answers(url: str) -> bool:
+    """Whether something accepts TCP connections at the host and port of `url`."""
+    parsed = urllib.parse.urlparse(url)
+    try:
+        with socket.create_connection((parsed.hostname, parsed.port), timeout=0.5):
+            return True
+    except OSError:
+        return False
 
 
 @atexit.register
@@ -211,6 +226,50 @@ def start_mlflow_server(
                 continue  # another program took the port between our check and the bind
             raise
     raise AssertionError("unreachable")
+
+
+def start_model_server(
+    model_uri: str,
+    log_dir: str | os.PathLike,
+    *,
+    host: str = "127.0.0.1",
+    port: int | None = None,
+    timeout: float = 120.0,
+    name: str = "model-server",
+) -> MlflowServer:
+    """`mlflow models serve -m <model_uri> --env-manager local`; wait for its `/health` (06).
+
+    The model is resolved through the current MLFLOW_TRACKING_URI (a `models:/name@alias` URI is
+    looked up in the registry at start), so moving the alias takes effect at the next start.
+    """
+    log_dir = Path(log_dir)
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = log_dir / f"{name}.log"
+    chosen = port or free_port(host)
+    command = [
+        sys.executable, "-m", "mlflow", "models", "serve", "-m", model_uri,
+        "--env-manager", "local", "--host", host, "--port", str(chosen), "--workers", "1",
+    ]  # fmt: skip
+    path = os.environ.get("PATH", "")
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen(
+            command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            # the scoring server runs `uvicorn` by name: this Python's scripts must be on PATH
+            env={**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{path}"},
+            start_new_session=True,
+            cwd=log_dir,
+        )
+    server = MlflowServer(f"http://{host}:{chosen}", process, log_path, command)
+    _RUNNING.add(server)
+    try:
+        wait_until_ready(server.url, timeout, process, log_path)
+    except ServerStartError as exc:
+        server.stop(timeout=10)
+        raise ServerStartError(f"The model server for {model_uri} did not start. {exc}") from None
+    return server
 
 
 def sqlite_uri(path: str | os.PathLike) -> str:

@@ -59,56 +59,71 @@ class OneHotFeatures(BaseEstimator, TransformerMixin):
 FEATURES = {"zones": ZoneFeatures, "onehot": OneHotFeatures}
 
 
+# Each search space is written once, as data: parameter -> (kind, low, high), where kind is "int"
+# (whole numbers low..high) or "log" (log-uniform between low and high). hyperopt's `hp` space,
+# Optuna's suggestions (both shown in notebook 03) and the printed table are derived from it.
+COMMON = {
+    "reg_alpha": ("log", math.exp(-5), math.exp(-1)),
+    "reg_lambda": ("log", math.exp(-6), math.exp(-1)),
+    "min_child_weight": ("log", math.exp(-1), math.exp(3)),
+}
+SPACES = {
+    # the course's space as published
+    "course": {
+        "max_depth": ("int", 4, 100),
+        "learning_rate": ("log", math.exp(-3), 1.0),
+        **COMMON,
+    },
+    # the default: same parameters, bounds where good trees on 3 columns live
+    "fast": {"max_depth": ("int", 4, 14), "learning_rate": ("log", 0.02, 0.3), **COMMON},
+}
+# the same in every trial (`reg:squarederror` replaces the course's removed `reg:linear`)
+FIXED = {"objective": "reg:squarederror", "seed": 42}
+
+
+def hyperopt_space(bounds: dict[str, tuple]) -> dict:
+    """hyperopt's space for `bounds`: `scope.int(hp.quniform)` and `hp.loguniform` (03)."""
+    space = {}
+    for name, (kind, low, high) in bounds.items():
+        if kind == "int":
+            space[name] = scope.int(hp.quniform(name, low, high, 1))
+        else:
+            space[name] = hp.loguniform(name, math.log(low), math.log(high))
+    return {**space, **FIXED}
+
+
+def optuna_params(trial, bounds: dict[str, tuple]) -> dict:
+    """Optuna's suggestions for the same `bounds`: `suggest_int` and `suggest_float(log=True)` (03)."""
+    params = {}
+    for name, (kind, low, high) in bounds.items():
+        if kind == "int":
+            params[name] = trial.suggest_int(name, low, high)
+        else:
+            params[name] = trial.suggest_float(name, low, high, log=True)
+    return {**params, **FIXED}
+
+
 @dataclass(frozen=True)
 class SearchSetup:
     """Everything a search needs besides its data: features, space, rounds (03)."""
 
     name: str
     features: str
-    space: dict
+    bounds: dict
     num_boost_round: int
     early_stopping_rounds: int
     extra_params: dict
-    bounds: dict
+
+    @property
+    def space(self) -> dict:
+        """hyperopt's space (03)."""
+        return hyperopt_space(self.bounds)
 
     def describe(self) -> dict[str, str]:
         """The space in words, one line per parameter, for printing (03)."""
-        return dict(self.bounds)
-
-
-def course_space() -> dict:
-    """The course's search space as published (with `reg:squarederror` for the removed `reg:linear`)."""
-    return {
-        "max_depth": scope.int(hp.quniform("max_depth", 4, 100, 1)),
-        "learning_rate": hp.loguniform("learning_rate", -3, 0),
-        "reg_alpha": hp.loguniform("reg_alpha", -5, -1),
-        "reg_lambda": hp.loguniform("reg_lambda", -6, -1),
-        "min_child_weight": hp.loguniform("min_child_weight", -1, 3),
-        "objective": "reg:squarederror",
-        "seed": 42,
-    }
-
-
-def fast_space() -> dict:
-    """The default space: same parameters, bounds where good trees on 3 columns live (03)."""
-    return {
-        "max_depth": scope.int(hp.quniform("max_depth", 4, 14, 1)),
-        "learning_rate": hp.loguniform("learning_rate", math.log(0.02), math.log(0.3)),
-        "reg_alpha": hp.loguniform("reg_alpha", -5, -1),
-        "reg_lambda": hp.loguniform("reg_lambda", -6, -1),
-        "min_child_weight": hp.loguniform("min_child_weight", -1, 3),
-        "objective": "reg:squarederror",
-        "seed": 42,
-    }
-
-
-COMMON_BOUNDS = {
-    "reg_alpha": "log-uniform 0.0067..0.37",
-    "reg_lambda": "log-uniform 0.0025..0.37",
-    "min_child_weight": "log-uniform 0.37..20",
-    "objective": "reg:squarederror",
-    "seed": "42",
-}
+        words = {"int": "int {:g}..{:g}", "log": "log-uniform {:.3g}..{:.3g}"}
+        table = {n: words[k].format(lo, hi) for n, (k, lo, hi) in self.bounds.items()}
+        return {**table, **{k: str(v) for k, v in FIXED.items()}}
 
 
 def params_from_run(params: dict[str, str]) -> dict:
@@ -127,23 +142,13 @@ def params_from_run(params: dict[str, str]) -> dict:
 
 def search_setup(name: str = "fast", device: str = "cpu") -> SearchSetup:
     """The search called `name`: 'fast' (default) or 'course' (as the course wrote it) (03)."""
+    if name not in SPACES:
+        raise ValueError(f"Unknown search {name!r}: use 'fast' or 'course'.")
     extra = {"device": device} if device != "cpu" else {}
-    if name == "course":
-        bounds = {
-            **COMMON_BOUNDS,
-            "max_depth": "int 4..100",
-            "learning_rate": "log-uniform 0.05..1",
-        }
-        return SearchSetup("course", "onehot", course_space(), 1000, 50, extra, bounds)
     if name == "fast":
-        bounds = {
-            **COMMON_BOUNDS,
-            "max_depth": "int 4..14",
-            "learning_rate": "log-uniform 0.02..0.3",
-        }
         extra = {"tree_method": "hist", **extra}
-        return SearchSetup("fast", "zones", fast_space(), 1000, 50, extra, bounds)
-    raise ValueError(f"Unknown search {name!r}: use 'fast' or 'course'.")
+    features = "zones" if name == "fast" else "onehot"
+    return SearchSetup(name, features, SPACES[name], 1000, 50, extra)
 
 
 def make_features(kind: str, train_df: pd.DataFrame):

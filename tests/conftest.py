@@ -93,7 +93,15 @@ def synthetic_course(tmp_path_factory) -> Chain:
         ("03", {"EXPERIMENT_NAME": EXPERIMENT, "MAX_EVALS": 4}),
         ("04", {"EXPERIMENT_NAME": EXPERIMENT, "N_ESTIMATORS": 10}),
         ("05", {"EXPERIMENT_NAME": EXPERIMENT}),
-        ("06", {"EXPERIMENT_NAME": EXPERIMENT, "REGISTERED_MODEL": REGISTERED, "MAX_RMSE": 20.0}),
+        (
+            "06",
+            {
+                "EXPERIMENT_NAME": EXPERIMENT,
+                "REGISTERED_MODEL": REGISTERED,
+                "MAX_RMSE": 20.0,
+                "WORK_DIR": str(root / "work06"),
+            },
+        ),
     )
     for prefix, params in steps:
         start = time.perf_counter()

@@ -55,7 +55,7 @@ def test_01_a_script_run_records_its_git_commit(course_store):
 
     (run,) = runs(course_store, "test-intro", "tags.mlflow.runName = 'from-a-script'")
     assert run.data.tags["mlflow.source.type"] == "LOCAL"
-    assert run.data.tags["mlflow.source.name"].endswith("first_run.py")
+    assert run.data.tags["mlflow.source.name"].endswith("scripts/first_run.py")
     head = subprocess.run(
         ["git", "rev-parse", "HEAD"], cwd=NOTEBOOKS, capture_output=True, text=True
     ).stdout.strip()
@@ -168,3 +168,138 @@ def test_every_notebook_has_the_public_parameters(path):
     assert CONTRACT <= set(params), f"{path.name} lacks {sorted(CONTRACT - set(params))}"
     assert params["DATA_SOURCE"]["default"] == '"auto"'
     assert params["TRAIN_MONTH"]["default"] == '"2023-01"'
+
+
+def dataset_inputs(run) -> dict[str, str]:
+    """A run's dataset inputs as {context: dataset name}."""
+    found = {}
+    for dataset_input in run.inputs.dataset_inputs:
+        tags = {t.key: t.value for t in dataset_input.tags}
+        found[tags["mlflow.data.context"]] = dataset_input.dataset.name
+    return found
+
+
+TRAIN_VALID = {"training": "green_tripdata_2023-01", "validation": "green_tripdata_2023-02"}
+
+
+def test_02_to_04_training_runs_log_their_months_as_datasets(course_store):
+    training_runs = runs(course_store, EXPERIMENT, "tags.developer = 'course'")  # 02
+    training_runs += runs(course_store, EXPERIMENT, "tags.hyperopt_parent = 'true'")  # 03
+    training_runs += runs(course_store, EXPERIMENT, "tags.optuna_parent = 'true'")  # 03
+    training_runs += [by_name(course_store, "xgboost-best-params")]  # 04
+    training_runs += [by_name(course_store, "RandomForestRegressor")]  # 04
+    (parent,) = runs(course_store, EXPERIMENT, "tags.hyperopt_parent = 'true'")
+    training_runs += runs(
+        course_store, EXPERIMENT, f"tags.mlflow.parentRunId = '{parent.info.run_id}'"
+    )
+    assert len(training_runs) >= 15
+    for run in training_runs:
+        assert dataset_inputs(run) == TRAIN_VALID, run.info.run_name
+    # the digest is the data's: the generated months differ, so do their digests
+    (lr,) = [r for r in training_runs if r.info.run_name == "linear-regression"]
+    digests = {d.dataset.name: d.dataset.digest for d in lr.inputs.dataset_inputs}
+    assert len(set(digests.values())) == 2
+
+
+def test_03_parent_runs_log_system_metrics(course_store):
+    for tag in ("hyperopt_parent", "optuna_parent"):
+        (parent,) = runs(course_store, EXPERIMENT, f"tags.{tag} = 'true'")
+        system = {k for k in parent.data.metrics if k.startswith("system/")}
+        assert {"system/cpu_utilization_percentage", "system/system_memory_usage_megabytes"} <= (
+            system
+        ), (tag, sorted(system))
+
+
+def test_03_optuna_search_nested_runs_best_and_seed(course_store):
+    """Optuna's parent has one child per trial, its best_rmse is their minimum, and the seed
+    gives the same trials again (replayed here with the logged rmse values, no training)."""
+    import optuna
+
+    from helpers import tuning
+
+    (parent,) = runs(course_store, EXPERIMENT, "tags.optuna_parent = 'true'")
+    assert parent.data.params["engine"] == "optuna" and parent.data.params["max_evals"] == "4"
+    children = course_store.search_runs(
+        [parent.info.experiment_id],
+        f"tags.mlflow.parentRunId = '{parent.info.run_id}'",
+        order_by=["attributes.start_time ASC"],
+    )
+    assert len(children) == 4
+    rmses = [c.data.metrics["rmse"] for c in children]
+    assert parent.data.metrics["best_rmse"] == pytest.approx(min(rmses))
+    bounds = tuning.search_setup("fast").bounds
+    logged = iter(children)
+
+    def replay(trial):
+        params = tuning.optuna_params(trial, bounds)
+        child = next(logged)
+        for name in bounds:
+            assert float(child.data.params[name]) == pytest.approx(params[name]), name
+        return child.data.metrics["rmse"]
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=42))
+    study.optimize(replay, n_trials=len(children))
+    assert study.best_value == pytest.approx(min(rmses))
+
+
+def test_06_evaluations_with_evaluate_and_the_alias_follows_the_best(course_store):
+    from tests.conftest import REGISTERED
+
+    evaluations = runs(course_store, f"{EXPERIMENT}-evaluation")
+    assert len(evaluations) >= 2
+    for run in evaluations:
+        assert {"root_mean_squared_error", "mean_absolute_error", "r2_score"} <= set(
+            run.data.metrics
+        )
+        assert dataset_inputs(run) == {"test": "green_tripdata_2023-03"}
+        artifacts = {f.path for f in course_store.list_artifacts(run.info.run_id)}
+        assert "predicted_vs_actual.png" in artifacts, artifacts
+    versions = course_store.search_model_versions(f"name = '{REGISTERED}'")
+    test_rmse = {
+        v.version: float(course_store.get_model_version(REGISTERED, v.version).tags["test_rmse"])
+        for v in versions
+    }
+    champion = course_store.get_model_version_by_alias(REGISTERED, "champion")
+    assert champion.version == min(test_rmse, key=test_rmse.get)
+    latest = {}
+    for run in sorted(evaluations, key=lambda r: r.info.start_time):
+        latest[run.data.tags["version"]] = run.data.metrics["root_mean_squared_error"]
+    assert {v: round(r, 4) for v, r in latest.items()} == test_rmse
+
+
+def test_06_serves_the_champion_over_http(course_store, synthetic_course, tmp_path, monkeypatch):
+    """On the wire: the champion served by `mlflow models serve` predicts what pyfunc predicts,
+    and a body that is not JSON gets the server's 4xx with a message."""
+    import numpy as np
+    import requests
+
+    import helpers
+    from helpers import models, servers
+    from tests.conftest import REGISTERED
+    from tests.notebook_runner import notebook_text
+
+    text = notebook_text(synthetic_course.executed["06"])
+    assert "minutes over HTTP" in text and "server stopped: True" in text
+    month = helpers.load_month(
+        "green", "2023-03", "synthetic", synthetic_course.root / "data", 4000
+    )
+    trips = models.raw_trips(month.df).head(50)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", synthetic_course.uri)  # the server resolves the alias
+    server = servers.start_model_server(f"models:/{REGISTERED}@champion", tmp_path)
+    try:
+        body = {"dataframe_split": trips.to_dict(orient="split", index=False)}
+        answer = requests.post(f"{server.url}/invocations", json=body, timeout=60)
+        assert answer.status_code == 200, answer.text
+        expected = mlflow.pyfunc.load_model(f"models:/{REGISTERED}@champion").predict(trips)
+        np.testing.assert_allclose(answer.json()["predictions"], expected, rtol=1e-6)
+        bad = requests.post(
+            f"{server.url}/invocations",
+            data="{not json",
+            headers={"Content-Type": "application/json"},
+            timeout=60,
+        )
+        assert 400 <= bad.status_code < 500 and bad.json()["message"], bad.text
+    finally:
+        server.stop()
+    assert not server.running

@@ -1,0 +1,61 @@
+"""Months as MLflow datasets, so each run says which data trained and scored it (notebook 02).
+
+Notebook 02 shows the two calls (`mlflow.data.from_pandas` and `mlflow.log_input`); the later
+notebooks call `log_months`, which makes the same calls.
+"""
+
+from __future__ import annotations
+
+from helpers.data import TLC_BASE_URL, TaxiMonth
+
+# the `context` of each role, as the UI's Datasets column shows it
+CONTEXTS = {"train": "training", "valid": "validation", "test": "test"}
+
+
+def dataset_source(month: TaxiMonth):
+    """Where the month comes from: the TLC's address for a real file, else the generated file (02).
+
+    Given as a source object, not a string: MLflow 3.17 warns that a local path "can be
+    interpreted in multiple ways" when it has to guess.
+    """
+    from mlflow.data.http_dataset_source import HTTPDatasetSource
+    from mlflow.data.sources import LocalArtifactDatasetSource
+
+    if month.source == "tlc":
+        return HTTPDatasetSource(f"{TLC_BASE_URL}/{month.file.name}")
+    return LocalArtifactDatasetSource(str(month.file.path.resolve()))
+
+
+# what the models see of a month: the columns of the features, and the target
+COLUMNS = ["PULocationID", "DOLocationID", "trip_distance", "duration"]
+
+
+def as_dataset(month: TaxiMonth):
+    """The month's feature columns and target as an MLflow dataset named after its file (02)."""
+    import mlflow.data
+
+    return mlflow.data.from_pandas(
+        month.df[COLUMNS],
+        source=dataset_source(month),
+        name=month.file.path.stem,
+        targets="duration",
+    )
+
+
+_DATASETS: dict[int, tuple[TaxiMonth, object]] = {}  # id(month) -> (month, its dataset)
+
+
+def log_months(**months: TaxiMonth) -> None:
+    """`mlflow.log_input` for each month in its role: log_months(train=..., valid=...) (03).
+
+    A month's dataset (its digest) is computed once per kernel, not once per trial.
+    """
+    import mlflow
+
+    for role, month in months.items():
+        if role not in CONTEXTS:
+            raise ValueError(f"Unknown role {role!r}: use one of {', '.join(CONTEXTS)}.")
+        known = _DATASETS.get(id(month))
+        if known is None or known[0] is not month:
+            known = _DATASETS[id(month)] = (month, as_dataset(month))
+        mlflow.log_input(known[1], context=CONTEXTS[role])
