@@ -1,4 +1,4 @@
-# Sourced by .ci/chromium.sh and .ci/java.sh (which define `say`): install what is missing from
+# Sourced by .ci/chromium.sh, .ci/java.sh and .ci/network-tools.sh (which define `say`): install what is missing from
 # Debian's packages, or say why it cannot be done here.
 #
 #   install_debian_packages WHAT HINT PACKAGE...
