@@ -27,6 +27,7 @@ from helpers.features import (
 from helpers.paths import default_data_dir, display_path, repo_root
 from helpers.tracking import (
     TrackingServerError,
+    TrackingUriError,
     check_tracking_server,
     default_tracking_uri,
     setup_mlflow,
@@ -38,6 +39,7 @@ __all__ = [
     "TaxiFile",
     "TaxiMonth",
     "TrackingServerError",
+    "TrackingUriError",
     "add_pu_do",
     "check_tracking_server",
     "data_tags",
