@@ -27,7 +27,6 @@ from helpers.features import (
 from helpers.paths import default_data_dir, display_path, repo_root
 from helpers.tracking import (
     TrackingServerError,
-    TrackingUriError,
     check_tracking_server,
     default_tracking_uri,
     setup_mlflow,
@@ -39,7 +38,6 @@ __all__ = [
     "TaxiFile",
     "TaxiMonth",
     "TrackingServerError",
-    "TrackingUriError",
     "add_pu_do",
     "check_tracking_server",
     "data_tags",

@@ -23,6 +23,7 @@ from sklearn.linear_model import Lasso
 
 import helpers
 from helpers.synthetic import generate_table, write_synthetic_month
+from helpers.tracking import TrackingUriError
 
 # computed here, not by helpers.repo_root(): the tests compare the helpers' paths with it
 ROOT = Path(__file__).resolve().parents[1]
@@ -258,7 +259,7 @@ def test_tracking_uri_with_an_unknown_scheme_is_refused_at_set_up(isolated_mlflo
     import mlflow
 
     start = time.monotonic()
-    with pytest.raises(helpers.TrackingUriError) as err:
+    with pytest.raises(TrackingUriError) as err:
         helpers.setup_mlflow("x", "htp://127.0.0.1:5000")
     elapsed = time.monotonic() - start
 
@@ -268,7 +269,7 @@ def test_tracking_uri_with_an_unknown_scheme_is_refused_at_set_up(isolated_mlflo
     assert elapsed < 1, f"took {elapsed:.1f} s"
     assert mlflow.get_tracking_uri() == isolated_mlflow  # MLflow was not pointed at it
     # SQLAlchemy's name is postgresql://; the password is not printed
-    with pytest.raises(helpers.TrackingUriError) as err:
+    with pytest.raises(TrackingUriError) as err:
         helpers.setup_mlflow("x", "postgres://me:s3cret@127.0.0.1/db")
     assert "Did you mean postgresql://?" in str(err.value) and "s3cret" not in str(err.value)
 
