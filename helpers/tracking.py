@@ -137,11 +137,11 @@ def setup_mlflow(experiment_name: str, tracking_uri: str | None = None):
     A URI MLflow has no store for is refused here, with what to write instead; for a server,
     MLflow's HTTP client is set to fail within seconds when the server stops (FAIL_FAST_HTTP).
     """
+    uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri()
+    check_tracking_uri(uri)  # before importing MLflow (about a second): a typo fails at once
     import mlflow
     from mlflow.exceptions import MlflowException
 
-    uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri()
-    check_tracking_uri(uri)
     if uri.startswith(("http://", "https://")):
         fail_fast_http()
     check_tracking_server(uri)
