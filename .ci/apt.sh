@@ -1,5 +1,5 @@
-# Sourced by .ci/chromium.sh and .ci/java.sh (which define `say`): install what is missing from
-# Debian's packages, or say why it cannot be done here.
+# Sourced by .ci/chromium.sh, .ci/java.sh, .ci/network-tools.sh and .ci/postgres.sh (which define
+# `say`): install what is missing from Debian's packages, or say why it cannot be done here.
 #
 #   install_debian_packages WHAT HINT PACKAGE...
 #     WHAT: what is missing, for the messages; HINT: what to do where apt-get is not available

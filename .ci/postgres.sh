@@ -29,10 +29,9 @@ as_pg() {
 case "$cmd" in
 start)
   if ! bindir="$(find_bindir)"; then
-    say "PostgreSQL is not installed: apt-get install -y postgresql"
-    if [ "$(id -u)" = 0 ]; then
-      apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >&2
-    fi
+    . "$(dirname "$0")/apt.sh"
+    install_debian_packages PostgreSQL "install PostgreSQL by hand (apt-get install postgresql)" \
+      postgresql >&2 || true
     bindir="$(find_bindir)" || { say "could not install PostgreSQL"; exit 1; }
   fi
   mkdir -p "$state"

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import tempfile
-import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,7 +35,29 @@ class TaxiDataError(RuntimeError):
 
 
 class _NotRetryable(TaxiDataError):
-    """A download failure that another attempt cannot fix (404, a file of the wrong kind)."""
+    """A download failure that another attempt cannot fix (403/404, a file of the wrong kind)."""
+
+
+class _Damaged(TaxiDataError, ValueError):
+    """A file that is not whole parquet. A ValueError too: pooch retries a download that is."""
+
+
+# SHA-256 of the months the course uses, as the TLC publishes them. Only sums computed here are
+# recorded: green 2023-01..03, checked against the files in ../shared/tlc-data (`sha256sum -c
+# SHA256SUMS`). The other months the notebooks name (green 2021-01/02 for the course's own
+# numbers, yellow months) could not be downloaded on the machine that wrote this list, so they
+# are unknown: accepted once they read as whole parquet files with the expected columns.
+KNOWN_SHA256 = {
+    "green_tripdata_2023-01.parquet": (
+        "f2955152517cf6b9234393d8b70c0d345560667a1f284b663c1b968442feb50b"
+    ),
+    "green_tripdata_2023-02.parquet": (
+        "56b965fd855aaa16b257f7a6d3b4005865416a6b02a3350825d4f1f56e56b03c"
+    ),
+    "green_tripdata_2023-03.parquet": (
+        "56e53e8c0f7e323eb68ee0eeed78f39eb6926875a58246fbaf5081b0cbd8c8fe"
+    ),
+}
 
 
 def check_colour(colour: str) -> str:
@@ -76,18 +98,48 @@ def expected_columns(colour: str) -> tuple[str, ...]:
     return (*DATETIME_COLUMNS[check_colour(colour)], *LOCATION_COLUMNS, "trip_distance")
 
 
-def check_parquet(path: Path, colour: str, downloaded_as: str | None = None) -> None:
+# files read whole once in this process, by (path, size, mtime): a later use reads the footer only
+_READ_WHOLE: set[tuple[str, int, int]] = set()
+
+
+def _read_whole(path: Path, label: str, advice: str) -> None:
+    """Decode every page of the file once, batch by batch (bounded memory, even for a yellow
+    month): a footer can be intact while the body is damaged (an interrupted copy, a bad disk)."""
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    if key in _READ_WHOLE:
+        return
+    try:
+        for _ in pq.ParquetFile(path).iter_batches(batch_size=1 << 16):
+            pass
+    except Exception as exc:  # pyarrow raises OSError, ArrowInvalid, ... for a damaged page
+        raise _damaged(label, exc, advice) from exc
+    _READ_WHOLE.add(key)
+
+
+def _damaged(label: str, exc: Exception, advice: str) -> _Damaged:
+    first = (str(exc).strip().splitlines() or [""])[0]
+    return _Damaged(
+        f"{label} is a damaged file: its footer reads but its data does not "
+        f"({type(exc).__name__}: {first}).{advice}"
+    )
+
+
+def check_parquet(
+    path: Path, colour: str, downloaded_as: str | None = None, whole: bool = True
+) -> None:
     """Raise TaxiDataError unless `path` opens as parquet with the columns of `colour` taxis.
 
     `downloaded_as`: the file's TLC name when `path` is a temporary download, so that the
     message names the file the learner asked for, not the temporary copy (already deleted).
+    `whole`: also read every page, once per file and process (see `_read_whole`).
     """
     label = f"{downloaded_as} as downloaded" if downloaded_as else path.name
+    advice = "" if downloaded_as else " Delete it and run again to download a fresh copy."
     try:
         names = set(pq.read_schema(path).names)
     except Exception as exc:  # pyarrow raises several types for a broken file
-        advice = "" if downloaded_as else " Delete it and run again to download a fresh copy."
-        raise TaxiDataError(
+        raise _Damaged(
             f"{label} is not a readable parquet file ({type(exc).__name__}: {exc}).{advice}"
         ) from exc
     missing = [c for c in expected_columns(colour) if c not in names]
@@ -99,6 +151,45 @@ def check_parquet(path: Path, colour: str, downloaded_as: str | None = None) -> 
         raise _NotRetryable(
             f"{label} is not a {colour} taxi file: it lacks {', '.join(missing)}.{hint}"
         )
+    if whole:
+        _read_whole(path, label, advice)
+
+
+def _downloader(name: str, colour: str, timeout: float, progress: bool):
+    """pooch's HTTP downloader, plus what pooch leaves to its caller: a 403 or 404 stops at once
+    (pooch would retry it), and the file must be whole parquet of the right colour before pooch
+    checks its hash and moves it under its name (a damaged one is retried like a bad transfer)."""
+    import pooch
+    import requests
+
+    http = pooch.HTTPDownloader(progressbar=progress, timeout=timeout, chunk_size=1 << 16)
+
+    def download(url: str, output_file: str, pooch_instance) -> None:
+        try:
+            http(url, output_file, pooch_instance)
+        except requests.HTTPError as exc:
+            status = exc.response.status_code if exc.response is not None else None
+            if status in (403, 404):
+                raise _NotRetryable(
+                    f"{name} could not be downloaded: {url} answered {status} (not published). "
+                    f"Check TAXI_COLOR and the month; the TLC publishes months about two months "
+                    f"late."
+                ) from None
+            raise
+        check_parquet(Path(output_file), colour, downloaded_as=name)
+
+    return download
+
+
+def _hash_mismatch_message(name: str, url: str, folder: Path, cause: str) -> str:
+    return (
+        f"{name} was downloaded from {url}, but it is not the file the course knows: {cause} "
+        f"Nothing was saved. The TLC sometimes republishes a month with corrections; if it did, "
+        f"this file is fine but newer than the course's, and your numbers may differ a little "
+        f"from the course's. To use it: download it with your browser into "
+        f"{display_path(folder)} (a file already there is used as it is, after the parquet and "
+        f"column checks), or {OFFLINE_HINT}."
+    )
 
 
 def download_taxi_file(
@@ -110,9 +201,14 @@ def download_taxi_file(
     retries: int = 3,
     progress: bool = True,
 ) -> Path:
-    """Download one monthly file into the data folder, atomically; raise TaxiDataError on failure."""
+    """Download one monthly file into the data folder, atomically; raise TaxiDataError on failure.
+
+    pooch fetches it (progress bar, timeout, `retries` attempts, SHA-256 check for the months in
+    KNOWN_SHA256) into a private temporary folder beside the target; the file is moved under its
+    TLC name only once it is whole parquet with the expected columns and, when known, the hash.
+    """
+    import pooch
     import requests
-    from tqdm.auto import tqdm
 
     name = taxi_filename(colour, month)
     folder = resolve_data_dir(data_dir)
@@ -120,51 +216,39 @@ def download_taxi_file(
     base_url = (base_url or os.environ.get("TAXI_BASE_URL") or TLC_BASE_URL).rstrip("/")
     timeout = float(timeout or os.environ.get("TAXI_DOWNLOAD_TIMEOUT", 30))
     url = f"{base_url}/{name}"
+    known = KNOWN_SHA256.get(name)
     try:
         folder.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".part", dir=folder))
     except OSError as exc:
         raise TaxiDataError(f"Cannot create the data folder {display_path(folder)}: {exc}") from exc
 
-    cause = "no attempt made"
-    for attempt in range(1, retries + 1):
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=folder)
-        tmp = Path(tmp_name)
-        try:
-            with (
-                os.fdopen(fd, "wb") as out,
-                requests.get(url, stream=True, timeout=timeout) as resp,
-            ):
-                if resp.status_code == 404:
-                    raise _NotRetryable(
-                        f"{name} could not be downloaded: {url} answered 404 (not published). "
-                        f"Check TAXI_COLOR and the month; the TLC publishes months about two months late."
-                    )
-                resp.raise_for_status()
-                total = int(resp.headers.get("content-length") or 0) or None
-                with tqdm(
-                    total=total, unit="B", unit_scale=True, desc=name, disable=not progress
-                ) as bar:
-                    for chunk in resp.iter_content(chunk_size=1 << 16):
-                        out.write(chunk)
-                        bar.update(len(chunk))
-                if total is not None and out.tell() != total:
-                    raise TaxiDataError(f"truncated: got {out.tell()} of {total} bytes")
-            check_parquet(tmp, colour, downloaded_as=name)
-            os.replace(tmp, target)
-            return target
-        except TaxiDataError as exc:
-            tmp.unlink(missing_ok=True)
-            if isinstance(exc, _NotRetryable):
-                raise TaxiDataError(str(exc)) from None
-            cause = str(exc)
-        except (requests.RequestException, OSError) as exc:
-            tmp.unlink(missing_ok=True)
-            cause = f"{type(exc).__name__}: {exc}"
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        if attempt < retries:
-            time.sleep(min(0.5 * 2**attempt, 4))
+    fetcher = pooch.create(
+        path=staging,
+        base_url=f"{base_url}/",
+        registry={name: f"sha256:{known}" if known else None},
+        retry_if_failed=max(retries, 1) - 1,
+    )
+    logger = pooch.get_logger()
+    level = logger.level
+    logger.setLevel("WARNING")  # pooch's INFO lines name the private temporary folder
+    try:
+        fetched = fetcher.fetch(name, downloader=_downloader(name, colour, timeout, progress))
+        os.replace(fetched, target)
+        return target
+    except _NotRetryable as exc:
+        raise TaxiDataError(str(exc)) from None
+    except _Damaged as exc:
+        cause = str(exc)
+    except ValueError as exc:  # pooch: the SHA-256 differs from KNOWN_SHA256's, after retries
+        raise TaxiDataError(
+            _hash_mismatch_message(name, url, folder, str(exc).split(". ")[0] + ".")
+        ) from None
+    except (requests.RequestException, OSError) as exc:
+        cause = f"{type(exc).__name__}: {exc}"
+    finally:
+        logger.setLevel(level)
+        shutil.rmtree(staging, ignore_errors=True)
     raise TaxiDataError(
         f"{name} is not in {display_path(folder)} and could not be downloaded from {url} "
         f"after {retries} attempts: {cause.rstrip('.')}. Put the file there by hand, "
@@ -239,9 +323,15 @@ def read_dataframe(
     path = Path(path)
     if not path.exists():
         raise TaxiDataError(f"{path.name} does not exist in {display_path(path.parent)}.")
-    check_parquet(path, colour)
+    check_parquet(path, colour, whole=False)  # the read below decodes the pages it needs
     pickup, dropoff = DATETIME_COLUMNS[colour]
-    df = pd.read_parquet(path, columns=list(expected_columns(colour)) if only_features else None)
+    try:
+        df = pd.read_parquet(
+            path, columns=list(expected_columns(colour)) if only_features else None
+        )
+    except Exception as exc:  # a damaged page: pyarrow's OSError, ArrowInvalid, ...
+        advice = " Delete it and run again to download a fresh copy."
+        raise TaxiDataError(str(_damaged(path.name, exc, advice))) from exc
     duration = (df[dropoff] - df[pickup]).dt.total_seconds() / 60
     df = df.assign(duration=duration)
     df = df[(df.duration >= 1) & (df.duration <= 60)].copy()

@@ -13,10 +13,12 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import warnings
 import weakref
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -34,6 +36,13 @@ JOBS_OFF = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
 
 class ServerStartError(RuntimeError):
     """An `mlflow server` did not become ready; the message ends with the tail of its log."""
+
+
+class ExposedServerWarning(UserWarning):
+    """A server asked to listen beyond this machine: anyone who reaches it reads the store."""
+
+
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -172,7 +181,23 @@ def start_mlflow_server(
     `artifacts_destination` is a folder (or any URI the server understands, e.g. s3://...);
     clients upload and download artifacts through the server, so they need no access to it.
     The log goes to `<log_dir>/<name>.log` and is kept after the server stops.
+    A `host` other than 127.0.0.1 / localhost warns (ExposedServerWarning): the store is then
+    open to the network.
     """
+    if host not in LOCAL_HOSTS:
+        protection = (
+            "only the basic-auth passwords protect it"
+            if app_name == "basic-auth"
+            else "with no password: anyone can read, change and delete runs and models"
+        )
+        warnings.warn(
+            f"mlflow server on {host} listens beyond this machine: it exposes its tracking store "
+            f"({mask_uri(backend_store_uri)}) and artifacts to every computer that can reach "
+            f"this one, {protection}. Use host='127.0.0.1' unless others must connect, and then "
+            f"put it behind authentication (app_name='basic-auth') and a firewall.",
+            ExposedServerWarning,
+            stacklevel=2,
+        )
     log_dir = Path(log_dir)
     log_dir.mkdir(parents=True, exist_ok=True)
     destination = str(artifacts_destination)
@@ -308,7 +333,7 @@ def write_auth_config(
     folder = Path(folder).resolve()
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "basic_auth.ini"
-    path.write_text(
+    text = (
         "[mlflow]\n"
         f"default_permission = {default_permission}\n"
         f"database_uri = sqlite:///{folder / 'basic_auth.db'}\n"
@@ -317,7 +342,16 @@ def write_auth_config(
         "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n"
         f"auth_cache_ttl_seconds = {int(cache_seconds)}\n"
     )
-    path.chmod(0o600)
+    # The password file is never readable by others, not even for a moment: mkstemp creates it
+    # with mode 0600 (whatever the umask), then it replaces any older file in one step.
+    fd, tmp = tempfile.mkstemp(prefix=".basic_auth.", suffix=".ini", dir=folder)
+    try:
+        with os.fdopen(fd, "w") as out:
+            out.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     return path
 
 
@@ -428,6 +462,7 @@ def describe(server: MlflowServer) -> str:
 
 
 __all__ = [
+    "ExposedServerWarning",
     "MlflowServer",
     "ServerStartError",
     "auth_server_env",

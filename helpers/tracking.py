@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import difflib
 import os
+import re
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -12,6 +15,80 @@ from helpers.paths import repo_root
 
 class TrackingServerError(RuntimeError):
     """The tracking server named by TRACKING_URI does not answer."""
+
+
+class TrackingUriError(ValueError):
+    """TRACKING_URI is not something MLflow can track to."""
+
+
+# The schemes MLflow 3 has a tracking store for (its error for another lists the same ones, but
+# only at the first call that needs the store, deep inside MLflow): checked at set-up instead.
+# A database scheme may name its driver: postgresql+psycopg://, mysql+pymysql://, ...
+TRACKING_SCHEMES = (
+    "sqlite",
+    "http",
+    "https",
+    "postgresql",
+    "mysql",
+    "mssql",
+    "file",
+    "databricks",
+    "databricks-uc",
+    "uc",
+)
+
+# MLflow's HTTP client retries a request that gets no answer 7 times with growing waits (about
+# 4 minutes); a notebook whose server has died would look frozen. Set-up makes it give up in
+# seconds instead (the values stay yours when these variables are already set).
+FAIL_FAST_HTTP = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "30",
+}
+
+
+def _masked(uri: str) -> str:
+    parts = urllib.parse.urlsplit(uri)
+    if parts.password is None:
+        return uri
+    return uri.replace(f":{parts.password}@", ":***@", 1)
+
+
+def check_tracking_uri(uri: str) -> str:
+    """Return `uri`, or raise TrackingUriError when MLflow has no store for its scheme (01).
+
+    A plain path (no scheme) is MLflow's file store, which MLflow 3 refuses unless
+    MLFLOW_ALLOW_FILE_STORE is set: an error here too, in that case only.
+    """
+    match = re.match(r"^([A-Za-z][A-Za-z0-9+.-]*):", uri)
+    scheme = match.group(1).lower() if match and "://" in uri else ""
+    base = scheme.split("+", 1)[0]
+    if base in TRACKING_SCHEMES or uri in ("databricks", "databricks-uc", "uc"):
+        return uri
+    allow_files = os.environ.get("MLFLOW_ALLOW_FILE_STORE", "").lower() in ("1", "true")
+    if not scheme and allow_files:
+        return uri
+    shown = _masked(uri)
+    close = difflib.get_close_matches(base, TRACKING_SCHEMES, n=1, cutoff=0.5)
+    guess = f" Did you mean {close[0]}://?" if close else ""
+    what = f"an unknown scheme {scheme!r}" if scheme else "no scheme"
+    raise TrackingUriError(
+        f"TRACKING_URI {shown!r} has {what}: MLflow cannot track to it.{guess} Use "
+        f"sqlite:///path/to/mlflow.db (a file on this machine), http://host:port (a tracking "
+        f"server) or postgresql://user:password@host:port/db; or leave TRACKING_URI empty to "
+        f"use the repository's mlflow.db."
+    )
+
+
+def fail_fast_http(environ: dict | None = None) -> dict[str, str]:
+    """Make MLflow's HTTP client give up within seconds on a dead server (FAIL_FAST_HTTP) (01).
+
+    Variables already set are kept. Returns the values in force.
+    """
+    environ = os.environ if environ is None else environ
+    for key, value in FAIL_FAST_HTTP.items():
+        environ.setdefault(key, value)
+    return {key: environ[key] for key in FAIL_FAST_HTTP}
 
 
 def default_tracking_uri() -> str:
@@ -55,11 +132,18 @@ def artifact_root(tracking_uri: str) -> str | None:
 
 
 def setup_mlflow(experiment_name: str, tracking_uri: str | None = None):
-    """Point MLflow at `tracking_uri` (default: the repository's mlflow.db) and set the experiment (01)."""
+    """Point MLflow at `tracking_uri` (default: the repository's mlflow.db) and set the experiment (01).
+
+    A URI MLflow has no store for is refused here, with what to write instead; for a server,
+    MLflow's HTTP client is set to fail within seconds when the server stops (FAIL_FAST_HTTP).
+    """
+    uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri()
+    check_tracking_uri(uri)  # before importing MLflow (about a second): a typo fails at once
     import mlflow
     from mlflow.exceptions import MlflowException
 
-    uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri()
+    if uri.startswith(("http://", "https://")):
+        fail_fast_http()
     check_tracking_server(uri)
     mlflow.set_tracking_uri(uri)
     location = artifact_root(uri)

@@ -140,21 +140,33 @@ def first_reach(side: dict, target: float) -> float | None:
 
 
 def tuning_benchmark(args) -> dict:
+    """Both searches; generated data and the MLflow store live in a temporary folder, removed."""
+    import mlflow
+
+    previous_uri = mlflow.get_tracking_uri()
+    with tempfile.TemporaryDirectory(prefix="bench-tuning-") as tmp:
+        try:
+            return _tuning_benchmark(args, Path(tmp))
+        finally:
+            mlflow.end_run()
+            mlflow.set_tracking_uri(previous_uri)  # not the store about to be deleted
+
+
+def _tuning_benchmark(args, tmp: Path) -> dict:
     import mlflow
 
     source, folder = find_data(args.data_dir, args.smoke)
     rows = 3000 if args.smoke else None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        data_dir = folder or tempfile.mkdtemp(prefix="bench-data-")
+        data_dir = folder or tmp / "data"
         train = helpers.load_month("green", "2023-01", source, data_dir, rows)
         valid = helpers.load_month("green", "2023-02", source, data_dir, rows)
     print(
         f"data: {source} green 2023-01 -> 2023-02 ({len(train.df)} / {len(valid.df)} trips)"
         + ("" if source == "tlc" else "  [GENERATED: the real files were not found]")
     )
-    store = tempfile.mkdtemp(prefix="bench-mlflow-")
-    mlflow.set_tracking_uri(f"sqlite:///{store}/mlflow.db")
+    mlflow.set_tracking_uri(f"sqlite:///{tmp / 'mlflow.db'}")
     mlflow.set_experiment("benchmark-tuning")
 
     rounds = 50 if args.smoke else None
@@ -274,28 +286,29 @@ def features_benchmark(args) -> dict:
     from helpers.synthetic import write_synthetic_month
 
     rows = 20_000 if args.smoke else args.rows
-    folder = Path(tempfile.mkdtemp(prefix="bench-yellow-"))
-    path = folder / "yellow_tripdata_2023-01.parquet"
-    t0 = time.perf_counter()
-    write_synthetic_month(path, "yellow", "2023-01", rows)
-    print(
-        f"generated yellow month: {rows} trips, {path.stat().st_size / 2**20:.0f} MB "
-        f"in {time.perf_counter() - t0:.0f} s"
-    )
     results = {}
-    for way in ("course", "helpers"):
-        proc = subprocess.run(
-            [sys.executable, __file__, "--_prepare", way, str(path)],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        results[way] = json.loads(proc.stdout.strip().splitlines()[-1])
-        r = results[way]
+    # the generated month (45 MB at full size) lives in a temporary folder, removed afterwards
+    with tempfile.TemporaryDirectory(prefix="bench-yellow-") as folder:
+        path = Path(folder) / "yellow_tripdata_2023-01.parquet"
+        t0 = time.perf_counter()
+        write_synthetic_month(path, "yellow", "2023-01", rows)
         print(
-            f"{way:8s} {r['seconds']:7.1f} s   peak RSS {r['peak_gib']:.2f} GiB   "
-            f"matrix {r['shape'][0]}x{r['shape'][1]} ({r['nnz']} non-zeros)"
+            f"generated yellow month: {rows} trips, {path.stat().st_size / 2**20:.0f} MB "
+            f"in {time.perf_counter() - t0:.0f} s"
         )
+        for way in ("course", "helpers"):
+            proc = subprocess.run(
+                [sys.executable, __file__, "--_prepare", way, str(path)],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            results[way] = json.loads(proc.stdout.strip().splitlines()[-1])
+            r = results[way]
+            print(
+                f"{way:8s} {r['seconds']:7.1f} s   peak RSS {r['peak_gib']:.2f} GiB   "
+                f"matrix {r['shape'][0]}x{r['shape'][1]} ({r['nnz']} non-zeros)"
+            )
     speedup = results["course"]["seconds"] / results["helpers"]["seconds"]
     print(f"speed-up: {speedup:.1f}x")
     result = {"rows": rows, **results, "speedup": speedup}

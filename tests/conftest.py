@@ -16,6 +16,54 @@ from tests.notebook_runner import run_nbval, run_papermill
 ROOT = helpers.repo_root()
 REAL_MONTHS = ("2023-01", "2023-02", "2023-03")
 
+# --- prerequisites: skipped with the reason outside CI, a failure under CI=true
+#
+# CI installs and starts everything the suite needs (.ci/run): a prerequisite missing there means
+# the tests that need it did not run, which must not pass as "skipped".
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def require(condition: object, reason: str) -> None:
+    """Go on when `condition` holds; else pytest.fail under CI=true, pytest.skip elsewhere.
+
+    The reason is printed either way, so a skip outside CI says what is missing and how to get it.
+    """
+    if condition:
+        return
+    print(f"prerequisite missing: {reason}")
+    if IN_CI:
+        pytest.fail(f"CI=true and a prerequisite is missing: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Under CI=true, a run with skipped tests fails: CI runs all it claims to run."""
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if not IN_CI or reporter is None or hasattr(session.config, "workerinput"):
+        return
+    skipped = len(reporter.stats.get("skipped", []))
+    if skipped and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """Under CI=true, the last lines say how many tests ran and how many were skipped."""
+    if not IN_CI:
+        return
+    stats = terminalreporter.stats
+    ran = sum(
+        1
+        for key in ("passed", "failed", "error")
+        for rep in stats.get(key, [])
+        if getattr(rep, "when", "call") == "call" or key == "error"
+    )
+    skipped = len(stats.get("skipped", []))
+    line = f"CI=true: {ran} tests ran, {skipped} skipped"
+    if skipped:
+        terminalreporter.write_line(f"{line}: CI fails when a test is skipped", red=True)
+    else:
+        terminalreporter.write_line(line, green=True)
+
 
 def find_real_data_dir() -> Path | None:
     """$TLC_DATA_DIR, else ../shared/tlc-data beside the repository, if it holds green 2023-01..03."""
@@ -30,10 +78,10 @@ def find_real_data_dir() -> Path | None:
 def real_data_dir() -> Path:
     """The folder with the real green 2023-01..03 files; the test is skipped without it."""
     path = find_real_data_dir()
-    if path is None:
-        pytest.skip(
-            "real TLC files not found: set TLC_DATA_DIR or put ../shared/tlc-data beside the repo"
-        )
+    require(
+        path is not None,
+        "real TLC files not found: set TLC_DATA_DIR or put ../shared/tlc-data beside the repo",
+    )
     return path
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import math
+import tempfile
 
 import numpy as np
+import pytest
 
 import helpers
 from helpers.features import course_fit_features, fit_features, to_records, transform_features
@@ -27,8 +29,19 @@ def test_fast_features_equal_the_course_dictvectorizer(synthetic_dir):
     assert (dv_fast.transform(to_records(valid.df)) != V_course).nnz == 0
 
 
-def test_benchmark_smoke_writes_both_sides(tmp_path, capsys):
-    assert benchmark_main(["--smoke", "--out", str(tmp_path)]) == 0
+@pytest.fixture
+def temp_root(tmp_path, monkeypatch):
+    """The folder Python's tempfile uses during the test: what is left there was not cleaned up."""
+    root = tmp_path / "tmp"
+    root.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(root))
+    return root
+
+
+def test_benchmark_smoke_writes_both_sides(tmp_path, temp_root, capsys):
+    assert benchmark_main(["--smoke", "--out", str(tmp_path / "out")]) == 0
+    assert list(temp_root.iterdir()) == [], "temporary data or MLflow store left behind"
+    tmp_path = tmp_path / "out"
     result = json.loads((tmp_path / "tuning.json").read_text())
     assert result["data_source"] == "synthetic"
     for side in ("course", "default"):
@@ -41,8 +54,9 @@ def test_benchmark_smoke_writes_both_sides(tmp_path, capsys):
     assert "total time ratio" in capsys.readouterr().out
 
 
-def test_feature_benchmark_smoke(tmp_path):
+def test_feature_benchmark_smoke(tmp_path, temp_root):
     assert benchmark_main(["--features-scale", "--smoke", "--out", str(tmp_path)]) == 0
+    assert list(temp_root.iterdir()) == [], "the generated yellow month was left behind"
     result = json.loads((tmp_path / "features.json").read_text())
     assert result["course"]["shape"] == result["helpers"]["shape"]
     assert result["course"]["nnz"] == result["helpers"]["nnz"]

@@ -3,7 +3,8 @@
 The server holds what papermill runs of the notebooks leave on small generated data. The checks
 read the page's text, as a learner reads the page: the experiment is listed, its runs table shows
 each run with its `rmse`, the registered model shows its `champion` alias, a run page lists the
-logged model. Skipped, with the reason, where there is no Chromium (`.ci/chromium.sh` installs it).
+logged model. Skipped, with the reason, where there is no Chromium (`.ci/chromium.sh` installs it);
+a failure under CI=true.
 
 The compare view of 03's trials is not checked here; scripts/screenshots.py pictures it.
 """
@@ -13,10 +14,16 @@ from __future__ import annotations
 import pytest
 
 from helpers import browser, servers
-from tests.conftest import EXPERIMENT, REGISTERED
+from tests.conftest import EXPERIMENT, REGISTERED, require
 
-REASON = browser.why_no_browser()
-pytestmark = pytest.mark.skipif(REASON is not None, reason=f"browser test skipped: {REASON}")
+
+# session scope: checked before the session's notebook chain (synthetic_course) is built for it
+@pytest.fixture(scope="session", autouse=True)
+def chromium():
+    """Chromium and Playwright, or the reason there are none."""
+    reason = browser.why_no_browser()
+    require(reason is None, f"browser test: {reason}")
+
 
 SERVER_ENV = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}  # no background job workers
 

@@ -23,8 +23,10 @@ from sklearn.linear_model import Lasso
 
 import helpers
 from helpers.synthetic import generate_table, write_synthetic_month
+from helpers.tracking import TrackingUriError
 
-ROOT = helpers.repo_root()
+# computed here, not by helpers.repo_root(): the tests compare the helpers' paths with it
+ROOT = Path(__file__).resolve().parents[1]
 ROWS = 3_000
 
 
@@ -110,6 +112,32 @@ def test_corrupt_file(tmp_path):
         helpers.read_dataframe(path)
     assert path.name in str(err.value)
     assert "Delete it" in str(err.value)  # a local file: says how to recover
+
+
+def damaged_copy(source: Path, path: Path) -> Path:
+    """`source` with 2000 bytes of its data pages overwritten: its footer (the schema) still reads."""
+    body = source.read_bytes()
+    footer = int.from_bytes(body[-8:-4], "little")
+    middle = (len(body) - 8 - footer) // 2
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(body[:middle] + b"\xff" * 2000 + body[middle + 2000 :])
+    assert pq.read_schema(path).names == pq.read_schema(source).names  # the footer is intact
+    return path
+
+
+def test_damaged_body_with_an_intact_footer(green_path, tmp_path):
+    path = damaged_copy(green_path, tmp_path / "green_tripdata_2023-01.parquet")
+    for attempt in (
+        lambda: helpers.read_dataframe(path),
+        lambda: helpers.get_taxi_file("green", "2023-01", source="tlc", data_dir=tmp_path),
+        lambda: helpers.load_month("green", "2023-01", source="auto", data_dir=tmp_path),
+    ):
+        with pytest.raises(helpers.TaxiDataError) as err:
+            attempt()
+        message = str(err.value)
+        assert message.startswith(f"{path.name} is a damaged file"), message
+        assert "Delete it and run again" in message
+    assert path.exists()  # a learner's file is never deleted behind their back
 
 
 # --- read_dataframe: what the course's notebook 02 expects ------------------------------------
@@ -227,14 +255,51 @@ def test_setup_mlflow_with_a_server_that_is_not_running(monkeypatch):
     assert "mlflow server --host 127.0.0.1 --port" in message  # says how to start one
 
 
+def test_tracking_uri_with_an_unknown_scheme_is_refused_at_set_up(isolated_mlflow):
+    import mlflow
+
+    start = time.monotonic()
+    with pytest.raises(TrackingUriError) as err:
+        helpers.setup_mlflow("x", "htp://127.0.0.1:5000")
+    elapsed = time.monotonic() - start
+
+    message = str(err.value)
+    assert "unknown scheme 'htp'" in message and "Did you mean http://?" in message
+    assert "sqlite:///" in message and "leave TRACKING_URI empty" in message  # what to write
+    assert elapsed < 1, f"took {elapsed:.1f} s"
+    assert mlflow.get_tracking_uri() == isolated_mlflow  # MLflow was not pointed at it
+    # SQLAlchemy's name is postgresql://; the password is not printed
+    with pytest.raises(TrackingUriError) as err:
+        helpers.setup_mlflow("x", "postgres://me:s3cret@127.0.0.1/db")
+    assert "Did you mean postgresql://?" in str(err.value) and "s3cret" not in str(err.value)
+
+
+def test_set_up_for_a_server_makes_mlflow_fail_fast(monkeypatch):
+    for key in ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "MLFLOW_HTTP_REQUEST_TIMEOUT"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "3")  # a learner's own choice
+    with pytest.raises(helpers.TrackingServerError):
+        helpers.setup_mlflow("x", f"http://127.0.0.1:{free_port()}")
+    assert os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] == "2"
+    assert os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] == "30"
+    assert os.environ["MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR"] == "3"  # kept
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def test_default_tracking_uri_ignores_the_current_directory(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("TAXI_DATA_DIR", raising=False)
 
     uri = helpers.default_tracking_uri()
 
+    # ROOT is this file's grandparent: the folder with README.md and helpers/
+    assert (ROOT / "README.md").exists() and (ROOT / "helpers" / "tracking.py").exists()
     assert uri == f"sqlite:///{ROOT / 'mlflow.db'}"
-    assert uri.endswith(f"{ROOT}/mlflow.db")
     assert str(tmp_path) not in uri
     assert helpers.default_data_dir() == ROOT / "data"
 

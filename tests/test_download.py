@@ -1,9 +1,12 @@
 """Downloading a monthly file, against a real HTTP server on 127.0.0.1 (no internet needed).
 
-What a learner checks: a good file lands under its TLC name and reads; every failure (404,
-truncated, wrong kind, a server that hangs) gives a TaxiDataError that names the file, quickly,
-and leaves no partial or temporary file behind; DATA_SOURCE='auto' falls back to generated data
-with a visible warning, DATA_SOURCE='tlc' does not.
+What a learner checks: a good file lands under its TLC name and reads; every failure (403, 404,
+truncated, damaged, wrong kind, another file than the course's, a server that hangs) gives a
+TaxiDataError that names the file, quickly, and leaves no partial or temporary file behind;
+DATA_SOURCE='auto' falls back to generated data with a visible warning, DATA_SOURCE='tlc' does not.
+
+Most tests download a month the course has no SHA-256 for (2019-07: accepted after the parquet and
+column checks); the months in helpers.data.KNOWN_SHA256 are checked against their sums.
 """
 
 from __future__ import annotations
@@ -16,12 +19,16 @@ from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import pooch
 import pytest
 
 import helpers
+from helpers.data import KNOWN_SHA256
 from helpers.synthetic import write_synthetic_month
 
-NAME = "green_tripdata_2023-01.parquet"
+MONTH = "2019-07"  # a month with no known SHA-256
+NAME = f"green_tripdata_{MONTH}.parquet"
+KNOWN = "green_tripdata_2023-01.parquet"  # a month whose SHA-256 the course knows
 ROWS = 2_000
 
 Action = Callable[[BaseHTTPRequestHandler], None]
@@ -91,7 +98,14 @@ def server() -> Iterator[TaxiServer]:
 @pytest.fixture(scope="module")
 def green_bytes(tmp_path_factory) -> bytes:
     path = tmp_path_factory.mktemp("served") / NAME
-    return write_synthetic_month(path, "green", "2023-01", n_rows=ROWS).read_bytes()
+    return write_synthetic_month(path, "green", MONTH, n_rows=ROWS).read_bytes()
+
+
+def damaged(body: bytes) -> bytes:
+    """The same file with 2000 bytes of its data pages overwritten: the footer still reads."""
+    footer = int.from_bytes(body[-8:-4], "little")
+    middle = (len(body) - 8 - footer) // 2
+    return body[:middle] + b"\xff" * 2000 + body[middle + 2000 :]
 
 
 @pytest.fixture(scope="module")
@@ -110,12 +124,6 @@ def listing(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
 
 
-def assert_names_the_file(message: str) -> None:
-    """The error names the file the learner asked for, never the deleted temporary copy."""
-    assert NAME in message
-    assert ".part" not in message and "Delete it" not in message
-
-
 def closed_port() -> int:
     """A port on 127.0.0.1 that nothing listens on (connections are refused at once)."""
     with socket.socket() as sock:
@@ -123,20 +131,23 @@ def closed_port() -> int:
         return sock.getsockname()[1]
 
 
-def download(base_url: str, data_dir: Path, *, timeout: float = 5, retries: int = 1) -> Path:
-    """The green January file from `base_url`, without a progress bar."""
+def download(
+    base_url: str, data_dir: Path, *, timeout: float = 5, retries: int = 1, month: str = MONTH
+) -> Path:
+    """A green month (default: one with no known hash) from `base_url`, without a progress bar."""
     return helpers.download_taxi_file(
-        "green", "2023-01", data_dir, base_url=base_url, timeout=timeout, retries=retries,
+        "green", month, data_dir, base_url=base_url, timeout=timeout, retries=retries,
         progress=False,
     )  # fmt: skip
 
 
-def download_error(base_url: str, data_dir: Path, **options) -> str:
+def download_error(base_url: str, data_dir: Path, name: str = NAME, **options) -> str:
     """The message of the TaxiDataError a failing download raises; it leaves no file behind."""
     with pytest.raises(helpers.TaxiDataError) as err:
         download(base_url, data_dir, **options)
     message = str(err.value)
-    assert_names_the_file(message)
+    assert name in message
+    assert ".part" not in message and "Delete it" not in message
     assert listing(data_dir) == []
     return message
 
@@ -161,6 +172,69 @@ def test_404_names_the_file_and_is_not_retried(server, data_dir):
     assert NAME in message and "404" in message
     assert server.hits[NAME] == 1, "a 404 will not go away: it must not be retried"
     assert time.monotonic() - start < 3
+
+
+def test_403_is_not_published_either_and_is_not_retried(server, data_dir):
+    # the TLC's storage answers 403, not 404, for a file it does not have
+    server.routes[NAME] = lambda handler: handler.send_error(403, "Forbidden")
+
+    start = time.monotonic()
+    message = download_error(server.base_url, data_dir, retries=3)
+    elapsed = time.monotonic() - start
+
+    assert "answered 403 (not published)" in message
+    assert "Check TAXI_COLOR and the month" in message
+    assert server.hits[NAME] == 1, "a 403 will not go away: it must not be retried"
+    assert elapsed < 3, f"a 403 took {elapsed:.1f} s to report"
+
+
+def test_damaged_body_is_retried_then_reported_as_damaged(server, green_bytes, data_dir):
+    server.routes[NAME] = send_bytes(damaged(green_bytes))
+
+    message = download_error(server.base_url, data_dir, retries=2)
+
+    assert "damaged file" in message and "footer reads but its data does not" in message
+    assert "2 attempts" in message
+    assert server.hits[NAME] == 2
+
+
+# --- the months whose SHA-256 the course knows
+
+
+def test_known_sums_are_the_published_files(real_data_dir):
+    """Each sum in KNOWN_SHA256 is that of the TLC's file (the copies in ../shared/tlc-data)."""
+    assert set(KNOWN_SHA256) == {f"green_tripdata_2023-0{m}.parquet" for m in (1, 2, 3)}
+    for name, known in KNOWN_SHA256.items():
+        assert pooch.file_hash(str(real_data_dir / name)) == known, name
+
+
+def test_known_month_with_the_published_bytes_lands(server, real_data_dir, data_dir):
+    body = (real_data_dir / KNOWN).read_bytes()
+    server.routes[KNOWN] = send_bytes(body)
+
+    path = download(server.base_url, data_dir, month="2023-01")
+
+    assert path == data_dir / KNOWN and listing(data_dir) == [KNOWN]
+    assert path.read_bytes() == body
+
+
+def test_known_month_with_other_bytes_says_the_tlc_may_have_republished_it(
+    server, tmp_path, data_dir
+):
+    # a good green parquet file, but not the bytes the course knows for 2023-01
+    other = write_synthetic_month(tmp_path / "other" / KNOWN, "green", "2023-01", ROWS)
+    server.routes[KNOWN] = send_bytes(other.read_bytes())
+
+    start = time.monotonic()
+    message = download_error(server.base_url, data_dir, KNOWN, month="2023-01", retries=2)
+    elapsed = time.monotonic() - start
+
+    assert "is not the file the course knows" in message
+    assert KNOWN_SHA256[KNOWN] in message and pooch.file_hash(str(other)) in message
+    assert "republishes a month" in message and "Nothing was saved" in message
+    assert "download it with your browser into" in message  # says what to do
+    assert server.hits[KNOWN] == 2, "a bad transfer may be the cause: retried as asked"
+    assert elapsed < 5
 
 
 def test_connection_cut_before_content_length_is_reached(server, green_bytes, data_dir):
@@ -214,7 +288,7 @@ def test_auto_falls_back_to_synthetic_with_a_warning(data_dir):
     with pytest.warns(UserWarning, match="GENERATED data") as record:
         taxi_file = helpers.get_taxi_file(
             "green",
-            "2023-01",
+            MONTH,
             source="auto",
             data_dir=data_dir,
             synthetic_rows=ROWS,
@@ -236,7 +310,7 @@ def test_tlc_source_raises_instead_of_generating(data_dir):
     with pytest.raises(helpers.TaxiDataError) as err:
         helpers.get_taxi_file(
             "green",
-            "2023-01",
+            MONTH,
             source="tlc",
             data_dir=data_dir,
             base_url=f"http://127.0.0.1:{closed_port()}",

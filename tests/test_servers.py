@@ -1,10 +1,15 @@
-"""Real `mlflow server` processes on 127.0.0.1: lifecycle, basic auth, and many writers on PostgreSQL."""
+"""Real `mlflow server` processes on 127.0.0.1: lifecycle, basic auth (on SQLite and on PostgreSQL),
+and many writers on PostgreSQL. Without a PostgreSQL ($MLFLOW_TEST_POSTGRES_URI, which .ci/run
+sets) the PostgreSQL tests are skipped with the reason, and fail under CI=true."""
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import stat
 import time
+import warnings
+from pathlib import Path
 
 import pytest
 import requests
@@ -14,6 +19,7 @@ from mlflow.exceptions import MlflowException
 
 from helpers import servers
 from tests import postgres_db
+from tests.conftest import require
 
 WORKERS, RUNS_PER_WORKER, METRICS_PER_RUN = 8, 20, 10
 
@@ -48,15 +54,27 @@ def test_a_server_that_cannot_start_says_why(tmp_path):
     assert (tmp_path / "broken.log").stat().st_size > 0
 
 
-@pytest.fixture(scope="module")
-def auth_server(tmp_path_factory):
-    """A basic-auth server: on a fresh PostgreSQL database when one is reachable, else SQLite."""
-    root = tmp_path_factory.mktemp("auth-server")
+def require_postgres() -> str:
+    """The base URI of a reachable PostgreSQL, or skip (fail under CI) saying why."""
     base = servers.postgres_uri()
-    use_pg = servers.check_postgres(base) is None
+    reason = servers.check_postgres(base)
+    require(
+        reason is None,
+        f"no PostgreSQL for the tests ({reason}): `bash .ci/postgres.sh start /tmp/pg` and "
+        "export MLFLOW_TEST_POSTGRES_URI=$(cat /tmp/pg/uri)",
+    )
+    return base
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def auth_server(request, tmp_path_factory):
+    """A basic-auth server on the backend named by the parameter (each started once a module)."""
+    kind = request.param
+    base = require_postgres() if kind == "postgresql" else None
+    root = tmp_path_factory.mktemp(f"auth-server-{kind}")
     backend = (
         postgres_db.create_database(base, "auth_test")
-        if use_pg
+        if base
         else servers.prepare_sqlite(root / "mlflow.db")
     )
     admin = servers.new_password()
@@ -69,17 +87,26 @@ def auth_server(tmp_path_factory):
         workers=2,
         app_name="basic-auth",
         env=servers.auth_server_env(config),
-        name="auth",
+        name=f"auth-{kind}",
     )
-    yield {"server": server, "admin": admin, "backend": backend, "postgres": use_pg}
+    print(f"basic-auth server on {kind}: {servers.mask_uri(backend)}")
+    yield {"server": server, "admin": admin, "backend": backend, "kind": kind}
     print(f"--- auth server log ({server.log_path}):\n{server.log_tail(30)}")
     server.stop()
-    if use_pg:
+    if base:
         postgres_db.drop_database(base, backend)
+
+
+def backend_of(server_info) -> str:
+    """The backend store the server was started with, read from its own command line."""
+    command = server_info["server"].command
+    return command[command.index("--backend-store-uri") + 1]
 
 
 def test_no_credentials_401_and_reader_cannot_create_a_run(auth_server):
     server, admin = auth_server["server"], auth_server["admin"]
+    # the server runs on the backend the test is named for
+    assert backend_of(auth_server).startswith(auth_server["kind"] + ":")
     probe = "/api/2.0/mlflow/experiments/search?max_results=1"
     assert servers.http_status(server.url, probe) == 401
     assert servers.http_status(server.url, probe, auth=("admin", "wrong-password-123")) == 401
@@ -98,8 +125,12 @@ def test_no_credentials_401_and_reader_cannot_create_a_run(auth_server):
         with pytest.raises(MlflowException) as denied:
             client.create_run(experiment_id)
     assert denied.value.error_code == "PERMISSION_DENIED"
-    with servers.credentials(None, None), pytest.raises(MlflowException):
+    # the anonymous client is refused by the server (401), not by a connection error
+    assert server.running
+    with servers.credentials(None, None), pytest.raises(MlflowException) as anonymous:
         MlflowClient(server.url).search_experiments()
+    message = str(anonymous.value)
+    assert "error code 401" in message and "not authenticated" in message.lower(), message
 
 
 def _log_runs(url: str, experiment_id: str, worker: int, queue) -> None:
@@ -121,12 +152,10 @@ def _log_runs(url: str, experiment_id: str, worker: int, queue) -> None:
         queue.put((worker, repr(exc)))
 
 
+# concurrent writers need a PostgreSQL backend (SQLite takes one writer at a time)
+@pytest.mark.parametrize("auth_server", ["postgresql"], indirect=True)
 def test_eight_processes_twenty_runs_each_lose_nothing_on_postgres(auth_server):
-    if not auth_server["postgres"]:
-        pytest.skip(
-            "no PostgreSQL: `.ci/run` starts one and exports $MLFLOW_TEST_POSTGRES_URI; "
-            "concurrent writers need a PostgreSQL backend (SQLite takes one writer at a time)"
-        )
+    assert backend_of(auth_server).startswith("postgresql:")
     server, admin = auth_server["server"], auth_server["admin"]
     with servers.credentials("admin", admin):
         experiment_id = MlflowClient(server.url).create_experiment("many-writers")
@@ -181,3 +210,47 @@ def test_weak_admin_passwords_are_refused(tmp_path):
     with pytest.raises(ValueError):
         servers.write_auth_config(tmp_path, "password1234")
     assert os.stat(servers.write_auth_config(tmp_path, servers.new_password())).st_mode & 0o077 == 0
+
+
+def test_auth_config_is_created_private_not_made_private_afterwards(tmp_path, monkeypatch):
+    """Mode 0600 from its creation: with a permissive umask and every chmod made a no-op, the
+    file with the admin password is still readable by its owner only, and so is a rewrite of an
+    older, world-readable one."""
+    old = tmp_path / "basic_auth.ini"
+    old.write_text("[mlflow]\n")
+    old.chmod(0o644)
+    monkeypatch.setattr(os, "chmod", lambda *a, **k: None)
+    monkeypatch.setattr(os, "fchmod", lambda *a, **k: None)
+    monkeypatch.setattr(Path, "chmod", lambda *a, **k: None)
+    previous = os.umask(0)
+    try:
+        path = servers.write_auth_config(tmp_path, servers.new_password())
+    finally:
+        os.umask(previous)
+    assert path == old
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert "admin_password = " in path.read_text()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["basic_auth.ini"]  # no temporary left
+
+
+def test_a_server_beyond_localhost_warns_that_it_exposes_the_store(tmp_path):
+    # a backend that cannot start: the warning comes first, nothing listens for long
+    with pytest.warns(servers.ExposedServerWarning) as record:
+        with pytest.raises(servers.ServerStartError):
+            servers.start_mlflow_server(
+                "nosuchdb://me:s3cret@nowhere",
+                tmp_path / "artifacts",
+                tmp_path,
+                host="0.0.0.0",
+                name="exposed",
+                timeout=60,
+            )
+    message = str(record[0].message)
+    assert "0.0.0.0" in message and "exposes its tracking store" in message
+    assert "s3cret" not in message and "host='127.0.0.1'" in message
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", servers.ExposedServerWarning)  # 127.0.0.1: no warning
+        with pytest.raises(servers.ServerStartError):
+            servers.start_mlflow_server(
+                "nosuchdb://nowhere", tmp_path / "artifacts", tmp_path, name="local", timeout=60
+            )

@@ -5,11 +5,13 @@
   RMSE reported equal to the minimum of the children, the SparkTrials trials run in Spark's
   Python workers and not in the notebook's process;
 - the same notebook with no Java runtime (same server, another experiment): it says what to
-  install, skips Spark, and completes;
+  install, skips Spark, and completes. This one needs no Java, so it runs everywhere: on a
+  machine without Java for real, elsewhere with JAVA_HOME pointing at an empty folder;
 - nbval of the committed notebook on the real data, with a small search: the notebook starts its
   own server over the store it is given.
 
-Spark needs Java 17+: without it the Spark tests are skipped, with the reason printed.
+Spark needs Java 17+: without it the Spark tests are skipped, with the reason printed, and fail
+under CI=true (.ci/run installs Java).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from mlflow import MlflowClient
 
 from helpers import servers
 from helpers import spark as local_spark
+from tests.conftest import require
 from tests.notebook_runner import notebook, notebook_text, run_nbval, run_papermill
 
 MAX_EVALS = 4
@@ -38,15 +41,13 @@ QUIET = {"MLFLOW_LOGGING_LEVEL": "WARNING"}
 
 
 def require_java() -> None:
-    """Skip, saying why and what to install, when Spark has no Java runtime to run on."""
+    """Skip (fail under CI=true), saying why and what to install, when Spark has no Java."""
     java = local_spark.find_java()
-    if not isinstance(java, local_spark.JavaRuntime):
-        reason = (
-            f"notebook 09 needs Java {local_spark.MIN_JAVA}+ for Spark: {java}; "
-            "install it with apt-get install openjdk-17-jre-headless"
-        )
-        print(reason)
-        pytest.skip(reason)
+    require(
+        isinstance(java, local_spark.JavaRuntime),
+        f"notebook 09 needs Java {local_spark.MIN_JAVA}+ for Spark: {java}; "
+        "install it with apt-get install openjdk-17-jre-headless (or bash .ci/java.sh)",
+    )
 
 
 @dataclass
@@ -109,52 +110,64 @@ class Executed:
     root: Path
     client: MlflowClient
     notebook: nbformat.NotebookNode
-    no_java: nbformat.NotebookNode
-    seconds: dict[str, float]
+    seconds: float
 
 
 @pytest.fixture(scope="module")
-def executed(tmp_path_factory) -> Executed:
-    """Notebook 09 by papermill on 4000 generated trips a month, logging to a server started here.
-
-    It runs twice against the same server, each run in an experiment of its own: with Java
-    (Trials, then SparkTrials on local[2]), and with JAVA_HOME pointing at nothing (Trials only).
-    """
-    require_java()
+def server(tmp_path_factory):
+    """One `mlflow server` for the module's papermill runs (each in an experiment of its own)."""
     root = tmp_path_factory.mktemp("spark-notebook")
     store = servers.prepare_sqlite(root / "server.db")
     server = servers.start_mlflow_server(store, root / "artifacts", root, name="spark-test")
-    common = {**SMALL, "DATA_DIR": str(root / "data"), "TRACKING_URI": server.url}
-    seconds = {}
-    try:
-        start = time.perf_counter()
-        nb = run_papermill(
-            "09",
-            root,
-            QUIET,
-            **common,
-            EXPERIMENT_NAME=EXPERIMENT,
-            MAX_EVALS=MAX_EVALS,
-            SPARK_MASTER="local[2]",
-            PARALLELISM=2,
-            WORK_DIR=str(root / "work"),
-        )
-        seconds["with Java"] = round(time.perf_counter() - start, 1)
-        start = time.perf_counter()
-        no_java = run_papermill(
-            "09",
-            root,
-            {**QUIET, "JAVA_HOME": str(root / "no-java")},
-            **common,
-            EXPERIMENT_NAME=NO_JAVA,
-            MAX_EVALS=2,
-            WORK_DIR=str(root / "work-no-java"),
-        )
-        seconds["without Java"] = round(time.perf_counter() - start, 1)
-    finally:
-        server.stop()
-    print(f"papermill of 09 on generated data, seconds: {seconds}")
-    return Executed(root, MlflowClient(store), nb, no_java, seconds)
+    yield root, server, MlflowClient(store)
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def executed(server) -> Executed:
+    """Notebook 09 by papermill on 4000 generated trips a month, with Java: Trials, then
+    SparkTrials on local[2], logging to the module's server."""
+    require_java()
+    root, srv, client = server
+    start = time.perf_counter()
+    nb = run_papermill(
+        "09",
+        root,
+        QUIET,
+        **SMALL,
+        DATA_DIR=str(root / "data"),
+        TRACKING_URI=srv.url,
+        EXPERIMENT_NAME=EXPERIMENT,
+        MAX_EVALS=MAX_EVALS,
+        SPARK_MASTER="local[2]",
+        PARALLELISM=2,
+        WORK_DIR=str(root / "work"),
+    )
+    seconds = round(time.perf_counter() - start, 1)
+    print(f"papermill of 09 on generated data, with Java: {seconds} s")
+    return Executed(root, client, nb, seconds)
+
+
+@pytest.fixture(scope="module")
+def no_java(server) -> Executed:
+    """The same notebook with no Java runtime: JAVA_HOME pointing at an empty folder (Spark uses
+    $JAVA_HOME/bin/java when it is set). Needs no Java, so it is never skipped."""
+    root, srv, client = server
+    start = time.perf_counter()
+    nb = run_papermill(
+        "09",
+        root,
+        {**QUIET, "JAVA_HOME": str(root / "no-java")},
+        **SMALL,
+        DATA_DIR=str(root / "data"),
+        TRACKING_URI=srv.url,
+        EXPERIMENT_NAME=NO_JAVA,
+        MAX_EVALS=2,
+        WORK_DIR=str(root / "work-no-java"),
+    )
+    seconds = round(time.perf_counter() - start, 1)
+    print(f"papermill of 09 on generated data, without Java: {seconds} s")
+    return Executed(root, client, nb, seconds)
 
 
 def test_one_parent_and_one_child_run_per_evaluation(executed):
@@ -192,13 +205,13 @@ def test_spark_console_output_stays_out_of_the_notebook(executed):
     assert (executed.root / "work" / "spark.log").exists()
 
 
-def test_without_java_the_notebook_says_what_to_install_and_completes(executed):
+def test_without_java_the_notebook_says_what_to_install_and_completes(no_java):
     """JAVA_HOME pointing at nothing: Spark is skipped, the Trials search still runs and logs."""
-    text = notebook_text(executed.no_java)
+    text = notebook_text(no_java.notebook)
     assert "SPARK SKIPPED: no Java runtime found" in text
     assert "apt-get install -y openjdk-17-jre-headless" in text
     assert "SparkTrials was skipped (no Java)" in text
-    found = searches(executed.client, NO_JAVA)
+    found = searches(no_java.client, NO_JAVA)
     assert sorted(found) == ["Trials"]
     check_search(found["Trials"], "Trials", 2, "synthetic")
 

@@ -26,6 +26,7 @@ from mlflow import MlflowClient
 from sklearn.metrics import root_mean_squared_error
 
 from helpers import wandb_tracking
+from tests.conftest import require
 from tests.notebook_runner import notebook, run_nbval
 
 SWEEP_COUNT = 3
@@ -52,14 +53,20 @@ def offline_env(root: Path) -> dict[str, str]:
     }
 
 
-def can_unshare_network() -> bool:
-    """True when this process may run a command in a new, empty network namespace (root)."""
-    if not (shutil.which("unshare") and shutil.which("ip")):
-        return False
+TOOLS_HINT = "on Debian/Ubuntu: bash .ci/network-tools.sh (strace, iproute2, util-linux) as root"
+
+
+def why_no_network_namespace() -> str | None:
+    """None when this process may run a command in a new, empty network namespace, else why not."""
+    missing = [tool for tool in ("unshare", "ip") if not shutil.which(tool)]
+    if missing:
+        return f"{' and '.join(missing)} not installed ({TOOLS_HINT})"
     probe = subprocess.run(
-        ["unshare", "--net", "--", "ip", "link", "set", "lo", "up"], capture_output=True
+        ["unshare", "--net", "--", "ip", "link", "set", "lo", "up"], capture_output=True, text=True
     )
-    return probe.returncode == 0
+    if probe.returncode != 0:
+        return f"cannot create a network namespace here (needs root): {probe.stderr.strip()[:200]}"
+    return None
 
 
 @dataclass
@@ -68,7 +75,7 @@ class Executed:
     runs: list[wandb_tracking.LocalRun]
     notebook: nbformat.NotebookNode
     tracking_uri: str
-    network_blocked: bool
+    not_blocked_because: str | None  # None: the notebook ran with no network at all
     connections: list[str] | None  # every traced connect/sendto/sendmsg line, or None
 
 
@@ -92,8 +99,8 @@ def executed(tmp_path_factory) -> Executed:
     cmd = [sys.executable, "-m", "papermill", str(notebook("10")), str(out), "--cwd", str(root)]
     cmd += ["-k", "python3", "--no-progress-bar", "-y", json.dumps(params)]
     # no network: a fresh namespace with only the loopback (the kernel talks to papermill over it)
-    blocked = can_unshare_network()
-    if blocked:
+    not_blocked_because = why_no_network_namespace()
+    if not_blocked_because is None:
         cmd = ["unshare", "--net", "--", "sh", "-c", 'ip link set lo up && exec "$@"', "sh", *cmd]
     # and a record of every attempt to reach an address, by any process (W&B's Go core included)
     trace = root / "connections.strace"
@@ -105,7 +112,8 @@ def executed(tmp_path_factory) -> Executed:
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-6000:]
     runs = wandb_tracking.local_runs(root / "wandb-home" / "wandb")
     connections = trace.read_text().splitlines() if trace.exists() else None
-    return Executed(root, runs, nbformat.read(out, as_version=4), uri, blocked, connections)
+    notebook_run = nbformat.read(out, as_version=4)
+    return Executed(root, runs, notebook_run, uri, not_blocked_because, connections)
 
 
 def by_job(executed: Executed, job_type: str) -> list[wandb_tracking.LocalRun]:
@@ -218,8 +226,10 @@ LOOPBACK = re.compile(r'(inet_addr\("127\.|inet_pton\(AF_INET6, "::1"|"::ffff:12
 
 def test_no_network_connection_attempted(executed):
     """No process of the run tried to reach an address other than the loopback, nor DNS."""
-    if executed.connections is None:
-        pytest.skip("strace is not installed: connection attempts could not be recorded")
+    require(
+        executed.connections is not None,
+        f"strace is not installed: connection attempts could not be recorded ({TOOLS_HINT})",
+    )
     attempts = [
         line
         for line in executed.connections
@@ -231,9 +241,11 @@ def test_no_network_connection_attempted(executed):
     assert any("AF_UNIX" in line or LOOPBACK.search(line) for line in executed.connections)
 
 
-def test_network_was_blocked_or_says_why(executed):
-    if not executed.network_blocked:
-        pytest.skip("cannot create a network namespace here (needs root and `unshare`)")
+def test_network_was_blocked(executed):
+    require(
+        executed.not_blocked_because is None,
+        f"the notebook ran with the network reachable: {executed.not_blocked_because}",
+    )
     assert executed.runs  # the notebook ran to the end with no network at all
 
 
