@@ -100,9 +100,8 @@ def run_data_prep(
         },
         dest_path,
     )
-    print(
-        f"{len(dv.feature_names_)} features; {len(FILES)} files in {dest_path}: {', '.join(FILES)}"
-    )
+    where = helpers.display_path(dest_path)
+    print(f"{len(dv.feature_names_)} features; {len(FILES)} files in {where}: {', '.join(FILES)}")
 
 
 def main() -> None:
