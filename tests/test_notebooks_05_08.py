@@ -8,7 +8,12 @@ against a real `mlflow server` that this module starts and stops.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import textwrap
 import time
+from pathlib import Path
 
 import mlflow
 import numpy as np
@@ -87,6 +92,7 @@ def store(synthetic_course, tmp_path_factory):
         "homework": MlflowClient(store08),
         "homework_uri": store08,
         "nb": nb,
+        "uri": synthetic_course.uri,
     }
 
 
@@ -131,6 +137,86 @@ def test_05_one_pyfunc_model_per_kind_from_raw_trips(store):
     assert client.get_run(lr.data.tags["packaged_from"]).info.run_name == "linear-regression"
     text = notebook_text(store["nb"]["05"])
     assert "rejected: Model is missing inputs ['DOLocationID']" in text
+    # models from code: the model's file is shown and stored, no Python object is cloudpickled
+    assert "set_model(TripDurationModel())" in text and "trip_model.py" in text
+    assert "CloudPickle" not in text and "python_model.pkl" not in text
+
+
+def predict_in_fresh_virtualenv(model_dirs: dict[str, Path], place: Path) -> dict[str, np.ndarray]:
+    """Load and predict with each model in a new virtualenv made from its own requirements.txt.
+
+    Runs from `place` (outside the repository) with a clean PYTHONPATH, so `helpers` cannot be
+    imported there, on the trips of `place`/trips.csv; returns {name: predictions}.
+    """
+    (requirements,) = {(d / "requirements.txt").read_text() for d in model_dirs.values()}
+    (place / "requirements.txt").write_text(requirements)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
+    env["PATH"] = os.pathsep.join(
+        p for p in env.get("PATH", "").split(os.pathsep) if ".venv" not in p
+    )
+    venv = place / "venv"
+    python = venv / "bin" / "python"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, cwd=place, env=env)
+    pip = subprocess.run(
+        [str(python), "-m", "pip", "install", "-q", "-r", "requirements.txt"],
+        cwd=place,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert pip.returncode == 0, pip.stderr[-3000:]
+    script = textwrap.dedent(
+        f"""
+        import importlib.util, sys
+        import mlflow.pyfunc, numpy as np, pandas as pd
+        assert importlib.util.find_spec("helpers") is None, "helpers is importable here"
+        trips = pd.read_csv("trips.csv")
+        for name in {list(model_dirs)!r}:
+            np.save(name + ".npy", mlflow.pyfunc.load_model(name).predict(trips))
+        """
+    )
+    for name, folder in model_dirs.items():
+        if folder != place / name:
+            folder.rename(place / name)
+    done = subprocess.run(
+        [str(python), "-c", script], cwd=place, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return {name: np.load(place / f"{name}.npy") for name in model_dirs}
+
+
+def test_05_06_models_load_in_a_fresh_virtualenv(store, tmp_path_factory):
+    """The champion (06) and the packaged linear regression (05), copied outside the repository,
+    predict in a virtualenv made from their own requirements.txt what they predict here."""
+    start = time.perf_counter()
+    mlflow.set_tracking_uri(store["uri"])
+    place = tmp_path_factory.mktemp("portable-model")
+    assert helpers.repo_root() not in place.parents
+    (lr_run,) = search(
+        store["client"], EXPERIMENT, "tags.packaging = 'pyfunc' and tags.model = 'LinearRegression'"
+    )
+    uris = {
+        "champion": f"models:/{REGISTERED}@champion",
+        "linear": model_of(store["client"], lr_run).model_uri,
+    }
+    dirs = {
+        name: Path(mlflow.artifacts.download_artifacts(uri, dst_path=str(place / name)))
+        for name, uri in uris.items()
+    }
+    for folder in dirs.values():  # the model's own files only: no copy of this repository
+        files = {p.name for p in folder.rglob("*") if p.is_file()}
+        assert "trip_model.py" in files and not {"helpers", "code"} & {
+            p.name for p in folder.iterdir()
+        }
+        assert "python_model.pkl" not in files
+    trips(store).head(200).to_csv(place / "trips.csv", index=False)
+    sample = pd.read_csv(place / "trips.csv")
+    here = {name: mlflow.pyfunc.load_model(uri).predict(sample) for name, uri in uris.items()}
+    there = predict_in_fresh_virtualenv(dirs, place)
+    for name in uris:
+        np.testing.assert_array_equal(there[name], here[name])
+    print(f"fresh virtualenv, install and predict: {time.perf_counter() - start:.0f} s")
 
 
 def test_06_registry_versions_aliases_tags_and_promotion(store):
@@ -193,6 +279,7 @@ def test_07_three_scenarios(store):
     else:
         assert "SCENARIO 3 SKIPPED" in text and "docker run" in text
     assert "/tmp/" not in text and "pytest-of" not in text
+    assert "CloudPickle" not in text  # the packaged model is logged from code (05)
 
 
 def test_08_homework_steps_in_the_server_store(store):
