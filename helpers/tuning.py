@@ -1,4 +1,4 @@
-"""Hyperparameter search for xgboost: the course's search and the project's fast default (03, 04).
+"""Search spaces and tuning: xgboost (03, 04) and the homework's random forest (08, 10).
 
 Two ways to turn a trip into numbers for the trees:
 
@@ -23,6 +23,16 @@ from hyperopt.pyll import scope
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from helpers.features import fit_features, target, transform_features
+
+# The homework's search over RandomForestRegressor, written once as data: each parameter's
+# inclusive integer bounds. scripts/homework/hpo.py turns it into a hyperopt space (08),
+# helpers/wandb_tracking.py into a W&B sweep (10); `random_state` is fixed by each of them.
+RANDOM_FOREST_SPACE: dict[str, tuple[int, int]] = {
+    "max_depth": (1, 20),
+    "n_estimators": (10, 50),
+    "min_samples_split": (2, 10),
+    "min_samples_leaf": (1, 4),
+}
 
 
 class ZoneFeatures(BaseEstimator, TransformerMixin):

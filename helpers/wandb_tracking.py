@@ -28,6 +28,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from helpers.paths import display_path, repo_root
+from helpers.tuning import RANDOM_FOREST_SPACE
 
 WANDB_MODES = ("offline", "online")
 NOTEBOOK = "notebooks/10-experiment-tracking-wandb.ipynb"
@@ -99,11 +100,10 @@ def setup_wandb(mode: str = "offline", wandb_dir: str | os.PathLike | None = Non
 
 # --- the homework's sweep, and the same space for hyperopt
 
+# the bounds are helpers.tuning.RANDOM_FOREST_SPACE, the space of the MLflow homework (08)
 SWEEP_PARAMETERS = {
-    "max_depth": {"distribution": "int_uniform", "min": 1, "max": 20},
-    "n_estimators": {"distribution": "int_uniform", "min": 10, "max": 50},
-    "min_samples_split": {"distribution": "int_uniform", "min": 2, "max": 10},
-    "min_samples_leaf": {"distribution": "int_uniform", "min": 1, "max": 4},
+    name: {"distribution": "int_uniform", "min": low, "max": high}
+    for name, (low, high) in RANDOM_FOREST_SPACE.items()
 }
 
 

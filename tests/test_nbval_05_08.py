@@ -3,8 +3,9 @@
 01-04 run first under nbval (conftest.real_course) into the same temporary store, since 05 and
 06 work on their runs. Cells tagged `nbval-check-output` must reproduce the committed outputs
 exactly: the linear regression's validation and test RMSE (6.0338, 6.2476), the packaged
-xgboost's (4.9275, 5.1609), the homework's file count, feature count and `min_samples_split`. 08 runs a 2-trial search here (its first two trials are those of the full
-search); the full search's answers (5.335, 5.567) are checked by refitting its best trial.
+xgboost's (4.9275, 5.1609), the homework's file count, feature count and `min_samples_split`.
+08 runs a 2-trial search here (its first two trials are those of the full search); the full
+search's answers (5.335, 5.567) are checked by refitting its best trial.
 """
 
 from __future__ import annotations
@@ -54,26 +55,38 @@ def test_homework_figures_on_the_real_files(nbval_runs, real_data_dir, tmp_path)
     always max_depth 19, n_estimators 11, min_samples_split 2, min_samples_leaf 2 (test_homework
     checks that), and on the real files it scores 5.335 on February and 5.567 on March.
     """
-    from sklearn.ensemble import RandomForestRegressor
+    import pickle
+    import subprocess
+    import sys
 
-    from helpers import homework
+    from sklearn.ensemble import RandomForestRegressor
+    from sklearn.metrics import root_mean_squared_error
+
+    import helpers
 
     client = MlflowClient(nbval_runs["uri"])
     q3 = client.get_experiment_by_name("random-forest-train")
     (run,) = client.search_runs([q3.experiment_id])
-    assert run.data.params["min_samples_split"] == "2"  # autologged by notebook 08 (Q3)
+    assert run.data.params["min_samples_split"] == "2"  # autologged by train.py, run by 08 (Q3)
     assert run.data.tags["data.source"] == "tlc"
 
-    prepared = homework.preprocess(real_data_dir, tmp_path / "output", source="tlc")
-    assert sorted(p.name for p in prepared.written) == [
-        "dv.pkl",
-        "test.pkl",
-        "train.pkl",
-        "val.pkl",
-    ]
-    assert prepared.n_features == 5702
-    assert prepared.rows == {"train": 65946, "valid": 62574, "test": 69392}
-    (X_train, y_train), (X_val, y_val), (X_test, y_test) = homework.load_datasets(prepared.dest)
+    out = tmp_path / "output"
+    script = helpers.repo_root() / "scripts" / "homework" / "preprocess_data.py"
+    args = ["--raw-data-path", str(real_data_dir), "--dest-path", str(out), "--data-source", "tlc"]
+    done = subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert sorted(p.name for p in out.iterdir()) == ["dv.pkl", "test.pkl", "train.pkl", "val.pkl"]
+    data = {
+        name: pickle.loads((out / f"{name}.pkl").read_bytes())
+        for name in ("dv", "train", "val", "test")
+    }
+    assert len(data["dv"].feature_names_) == 5702
+    assert {k: len(data[k][1]) for k in ("train", "val", "test")} == {
+        "train": 65946,
+        "val": 62574,
+        "test": 69392,
+    }
+    (X_train, y_train), (X_val, y_val), (X_test, y_test) = data["train"], data["val"], data["test"]
     best_trial = {
         "max_depth": 19,
         "n_estimators": 11,
@@ -81,5 +94,5 @@ def test_homework_figures_on_the_real_files(nbval_runs, real_data_dir, tmp_path)
         "min_samples_leaf": 2,
     }
     rf = RandomForestRegressor(**best_trial, random_state=42, n_jobs=-1).fit(X_train, y_train)
-    assert homework.rmse(rf, X_val, y_val) == pytest.approx(5.335, abs=5e-4)
-    assert homework.rmse(rf, X_test, y_test) == pytest.approx(5.567, abs=5e-4)
+    assert root_mean_squared_error(y_val, rf.predict(X_val)) == pytest.approx(5.335, abs=5e-4)
+    assert root_mean_squared_error(y_test, rf.predict(X_test)) == pytest.approx(5.567, abs=5e-4)

@@ -8,7 +8,12 @@ against a real `mlflow server` that this module starts and stops.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import textwrap
 import time
+from pathlib import Path
 
 import mlflow
 import numpy as np
@@ -17,12 +22,13 @@ import pytest
 from mlflow import MlflowClient
 
 import helpers
-from helpers import homework, models, servers
+from helpers import models, servers
 from tests import postgres_db
 from tests.conftest import EXPERIMENT, NOTEBOOK_ENV, REGISTERED, SMALL, require
 from tests.notebook_runner import notebook_text, run_papermill
 
 TIMES: dict[str, float] = {}
+RF_PARAMS = {"max_depth", "n_estimators", "min_samples_split", "min_samples_leaf", "random_state"}
 
 
 def timed(prefix: str, root, **params):
@@ -88,6 +94,7 @@ def store(synthetic_course, tmp_path_factory):
         "homework": MlflowClient(store08),
         "homework_uri": store08,
         "nb": nb,
+        "uri": synthetic_course.uri,
     }
 
 
@@ -132,6 +139,86 @@ def test_05_one_pyfunc_model_per_kind_from_raw_trips(store):
     assert client.get_run(lr.data.tags["packaged_from"]).info.run_name == "linear-regression"
     text = notebook_text(store["nb"]["05"])
     assert "rejected: Model is missing inputs ['DOLocationID']" in text
+    # models from code: the model's file is shown and stored, no Python object is cloudpickled
+    assert "set_model(TripDurationModel())" in text and "trip_model.py" in text
+    assert "CloudPickle" not in text and "python_model.pkl" not in text
+
+
+def predict_in_fresh_virtualenv(model_dirs: dict[str, Path], place: Path) -> dict[str, np.ndarray]:
+    """Load and predict with each model in a new virtualenv made from its own requirements.txt.
+
+    Runs from `place` (outside the repository) with a clean PYTHONPATH, so `helpers` cannot be
+    imported there, on the trips of `place`/trips.csv; returns {name: predictions}.
+    """
+    (requirements,) = {(d / "requirements.txt").read_text() for d in model_dirs.values()}
+    (place / "requirements.txt").write_text(requirements)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
+    env["PATH"] = os.pathsep.join(
+        p for p in env.get("PATH", "").split(os.pathsep) if ".venv" not in p
+    )
+    venv = place / "venv"
+    python = venv / "bin" / "python"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, cwd=place, env=env)
+    pip = subprocess.run(
+        [str(python), "-m", "pip", "install", "-q", "-r", "requirements.txt"],
+        cwd=place,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert pip.returncode == 0, pip.stderr[-3000:]
+    script = textwrap.dedent(
+        f"""
+        import importlib.util, sys
+        import mlflow.pyfunc, numpy as np, pandas as pd
+        assert importlib.util.find_spec("helpers") is None, "helpers is importable here"
+        trips = pd.read_csv("trips.csv")
+        for name in {list(model_dirs)!r}:
+            np.save(name + ".npy", mlflow.pyfunc.load_model(name).predict(trips))
+        """
+    )
+    for name, folder in model_dirs.items():
+        if folder != place / name:
+            folder.rename(place / name)
+    done = subprocess.run(
+        [str(python), "-c", script], cwd=place, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return {name: np.load(place / f"{name}.npy") for name in model_dirs}
+
+
+def test_05_06_models_load_in_a_fresh_virtualenv(store, tmp_path_factory):
+    """The champion (06) and the packaged linear regression (05), copied outside the repository,
+    predict in a virtualenv made from their own requirements.txt what they predict here."""
+    start = time.perf_counter()
+    mlflow.set_tracking_uri(store["uri"])
+    place = tmp_path_factory.mktemp("portable-model")
+    assert helpers.repo_root() not in place.parents
+    (lr_run,) = search(
+        store["client"], EXPERIMENT, "tags.packaging = 'pyfunc' and tags.model = 'LinearRegression'"
+    )
+    uris = {
+        "champion": f"models:/{REGISTERED}@champion",
+        "linear": model_of(store["client"], lr_run).model_uri,
+    }
+    dirs = {
+        name: Path(mlflow.artifacts.download_artifacts(uri, dst_path=str(place / name)))
+        for name, uri in uris.items()
+    }
+    for folder in dirs.values():  # the model's own files only: no copy of this repository
+        files = {p.name for p in folder.rglob("*") if p.is_file()}
+        assert "trip_model.py" in files and not {"helpers", "code"} & {
+            p.name for p in folder.iterdir()
+        }
+        assert "python_model.pkl" not in files
+    trips(store).head(200).to_csv(place / "trips.csv", index=False)
+    sample = pd.read_csv(place / "trips.csv")
+    here = {name: mlflow.pyfunc.load_model(uri).predict(sample) for name, uri in uris.items()}
+    there = predict_in_fresh_virtualenv(dirs, place)
+    for name in uris:
+        np.testing.assert_array_equal(there[name], here[name])
+    print(f"fresh virtualenv, install and predict: {time.perf_counter() - start:.0f} s")
 
 
 def test_06_registry_versions_aliases_tags_and_promotion(store):
@@ -206,6 +293,7 @@ def test_07_scenarios_1_and_2(store):
     assert "stopped the scenario 2 server (exit code 0)" in text
     assert "Uvicorn running" in (work / "scenario-2.log").read_text()
     assert "/tmp/" not in text and "pytest-of" not in text
+    assert "CloudPickle" not in text  # the packaged model is logged from code (05)
     if not store["postgres"]:  # the notebook tells the learner why and how to start one
         assert "SCENARIO 3 SKIPPED" in text and "docker run" in text
 
@@ -235,7 +323,7 @@ def test_08_homework_steps_in_the_server_store(store):
     trials = search(client, "random-forest-hyperopt")
     assert len(trials) == 3
     for t in trials:
-        assert set(homework.RF_PARAMS) <= set(t.data.params) and t.data.metrics["rmse"] > 0
+        assert set(t.data.params) == RF_PARAMS and t.data.metrics["rmse"] > 0
         assert t.data.tags["data.test_month"] == "green 2023-03"
     best = search(client, "random-forest-best-models")
     assert len(best) == 2 and all("test_rmse" in r.data.metrics for r in best)
@@ -257,3 +345,14 @@ def test_08_homework_steps_in_the_server_store(store):
     text = notebook_text(store["nb"]["08"])
     assert "Q3: min_samples_split = 2" in text and "Q2: 4 files" in text
     assert "using the tracking server given by TRACKING_URI" in text
+    # the notebook shows the scripts' MLflow code, and runs the scripts themselves
+    for code in (
+        "mlflow.sklearn.autolog(log_datasets=False, log_models=False)",  # Q3
+        "mlflow.log_params(params)",  # Q5, in the objective
+        "client.set_registered_model_alias(MODEL_NAME, alias, version.version)",  # Q6
+        "skops_trusted_types=SKOPS_TRUSTED_TYPES",
+    ):
+        assert code in text, f"notebook 08 does not show {code!r}"
+    assert "3 trials; best validation RMSE" in text and "2 models tested" in text
+    # the forests are saved with skops: no warning about pickle or cloudpickle anywhere
+    assert "in the pickle or cloudpickle format" not in text and "CloudPickle" not in text

@@ -25,14 +25,14 @@ import pytest
 from mlflow import MlflowClient
 from sklearn.metrics import root_mean_squared_error
 
-from helpers import wandb_tracking
+from helpers import tuning, wandb_tracking
 from tests.conftest import require
 from tests.notebook_runner import notebook, run_nbval
 
 SWEEP_COUNT = 3
 EXPERIMENT = "test-wandb-comparison"
 PROJECT = "test-nyc-taxi-wandb"
-SWEEP_PARAMS = {"max_depth", "n_estimators", "min_samples_split", "min_samples_leaf"}
+SWEEP_PARAMS = set(tuning.RANDOM_FOREST_SPACE)
 
 
 def offline_env(root: Path) -> dict[str, str]:
@@ -173,13 +173,14 @@ def test_train_run_has_rmse_and_a_model_artifact_that_reproduces_it(executed):
 def test_sweep_stand_in_one_run_per_evaluation(executed):
     trials = by_job(executed, "sweep")
     assert len(trials) == SWEEP_COUNT
-    space = wandb_tracking.SWEEP_PARAMETERS
+    space = tuning.RANDOM_FOREST_SPACE  # the homework's space, shared with scripts/homework/hpo.py
     for run in trials:
         assert set(run.tags) == {"sweep-stand-in", "hyperopt"}
         assert SWEEP_PARAMS <= set(run.config) and run.config["random_state"] == 0
         for name in SWEEP_PARAMS:
             value = run.config[name]
-            assert isinstance(value, int) and space[name]["min"] <= value <= space[name]["max"]
+            low, high = space[name]
+            assert isinstance(value, int) and low <= value <= high
         assert run.summary["rmse"] > 0
     assert len({tuple(r.config[p] for p in sorted(SWEEP_PARAMS)) for r in trials}) > 1
 

@@ -1,0 +1,149 @@
+"""Q2 of the homework: turn three monthly trip files into a DictVectorizer and three datasets.
+
+    python scripts/homework/preprocess_data.py --raw-data-path data --dest-path build/homework/output
+
+Reads January, February and March (green taxis, 2023; see --months), keeps trips of 1 to 60
+minutes, fits a DictVectorizer on the first month (`PU_DO` one-hot + `trip_distance`) and writes
+four files: dv.pkl, train.pkl, val.pkl and test.pkl (each dataset a pickled `(X, y)`).
+
+The four files are written all or none: into a temporary folder beside the destination, which is
+renamed into place once every file is complete.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pickle
+import shutil
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+from sklearn.feature_extraction import DictVectorizer
+
+import helpers
+
+FILES = ("dv.pkl", "train.pkl", "val.pkl", "test.pkl")
+CATEGORICAL = ["PU_DO"]
+NUMERICAL = ["trip_distance"]
+
+
+def dump_pickle(obj, path: Path) -> None:
+    with open(path, "wb") as f_out:
+        pickle.dump(obj, f_out)
+
+
+def preprocess(df: pd.DataFrame, dv: DictVectorizer, fit_dv: bool = False):
+    df = df.assign(PU_DO=df["PULocationID"].astype(str) + "_" + df["DOLocationID"].astype(str))
+    dicts = df[CATEGORICAL + NUMERICAL].to_dict(orient="records")
+    return dv.fit_transform(dicts) if fit_dv else dv.transform(dicts)
+
+
+def write_all_or_none(objects: dict[str, object], dest: Path) -> None:
+    """Pickle every object into a new folder beside `dest`, then rename that folder to `dest`."""
+    if dest.exists():
+        others = sorted(p.name for p in dest.iterdir() if p.name not in objects)
+        if others:
+            raise SystemExit(
+                f"{dest} holds other files ({', '.join(others[:5])}): give --dest-path a new or "
+                f"empty folder, or one written by this script."
+            )
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}-", dir=dest.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    tmp.chmod(0o777 & ~umask)  # mkdtemp makes a private folder; the output is an ordinary one
+    old = dest.parent / f"{tmp.name}-old"
+    try:
+        for name, obj in objects.items():
+            dump_pickle(obj, tmp / name)
+        if dest.exists():
+            dest.rename(old)  # the previous files stay whole until the new ones are in place
+        tmp.rename(dest)
+    except BaseException:
+        if old.exists() and not dest.exists():
+            old.rename(dest)
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def run_data_prep(
+    raw_data_path: str | None,
+    dest_path: Path,
+    colour: str,
+    months: list[str],
+    data_source: str,
+    synthetic_rows: int | None,
+) -> None:
+    # the TLC files: found in raw_data_path, else downloaded, else generated (--data-source)
+    frames = {}
+    for key, month in zip(("train", "val", "test"), months, strict=True):
+        taxi_file = helpers.get_taxi_file(colour, month, data_source, raw_data_path, synthetic_rows)
+        frames[key] = helpers.read_dataframe(taxi_file.path, colour)
+        print(f"{key}: {len(frames[key])} trips from {taxi_file.name} ({taxi_file.source})")
+
+    # fit the DictVectorizer on the first month, apply it to the others
+    dv = DictVectorizer()
+    X_train = preprocess(frames["train"], dv, fit_dv=True)
+    X_val = preprocess(frames["val"], dv)
+    X_test = preprocess(frames["test"], dv)
+    y = {key: df["duration"].to_numpy() for key, df in frames.items()}
+
+    write_all_or_none(
+        {
+            "dv.pkl": dv,
+            "train.pkl": (X_train, y["train"]),
+            "val.pkl": (X_val, y["val"]),
+            "test.pkl": (X_test, y["test"]),
+        },
+        dest_path,
+    )
+    where = helpers.display_path(dest_path)
+    print(f"{len(dv.feature_names_)} features; {len(FILES)} files in {where}: {', '.join(FILES)}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--raw-data-path",
+        default=None,
+        help="folder of the TLC parquet files (default: $TAXI_DATA_DIR or data/ of the repository)",
+    )
+    parser.add_argument(
+        "--dest-path",
+        type=Path,
+        default=helpers.repo_root() / "build" / "homework" / "output",
+        help="where to write the four files (default: build/homework/output of the repository)",
+    )
+    parser.add_argument("--color", default="green", help="green (the homework's) or yellow")
+    parser.add_argument(
+        "--months", nargs=3, default=["2023-01", "2023-02", "2023-03"], metavar="YYYY-MM"
+    )
+    parser.add_argument(
+        "--data-source",
+        default="auto",
+        choices=helpers.DATA_SOURCES,
+        help="auto: local file, else download, else generated; tlc: real files only; "
+        "synthetic: generated data",
+    )
+    parser.add_argument(
+        "--synthetic-rows", type=int, default=None, help="rows of a generated month"
+    )
+    args = parser.parse_args()
+    try:
+        run_data_prep(
+            args.raw_data_path,
+            args.dest_path.resolve(),
+            args.color,
+            args.months,
+            args.data_source,
+            args.synthetic_rows,
+        )
+    except helpers.TaxiDataError as exc:
+        raise SystemExit(str(exc)) from None
+
+
+if __name__ == "__main__":
+    main()
