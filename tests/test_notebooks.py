@@ -182,7 +182,7 @@ def dataset_inputs(run) -> dict[str, str]:
 TRAIN_VALID = {"training": "green_tripdata_2023-01", "validation": "green_tripdata_2023-02"}
 
 
-def test_02_to_04_training_runs_log_their_months_as_datasets(course_store):
+def test_02_to_05_training_runs_log_their_months_as_datasets(course_store):
     training_runs = runs(course_store, EXPERIMENT, "tags.developer = 'course'")  # 02
     training_runs += runs(course_store, EXPERIMENT, "tags.hyperopt_parent = 'true'")  # 03
     training_runs += runs(course_store, EXPERIMENT, "tags.optuna_parent = 'true'")  # 03
@@ -192,7 +192,8 @@ def test_02_to_04_training_runs_log_their_months_as_datasets(course_store):
     training_runs += runs(
         course_store, EXPERIMENT, f"tags.mlflow.parentRunId = '{parent.info.run_id}'"
     )
-    assert len(training_runs) == 6 + 2 + 2 + 4  # 02's models, 03's parents, 04's, 03's trials
+    training_runs += runs(course_store, EXPERIMENT, "tags.packaging = 'pyfunc'")  # 05
+    assert len(training_runs) == 6 + 2 + 2 + 4 + 2  # 02's models, 03's parents, 04, 03's trials, 05
     for run in training_runs:
         assert dataset_inputs(run) == TRAIN_VALID, run.info.run_name
     # the digest is the data's: the generated months differ, so do their digests

@@ -18,6 +18,7 @@ from mlflow import MlflowClient
 
 from helpers import servers, tracking, tuning
 from helpers.synthetic import write_synthetic_month
+from tests.logged_search import run_logged_search
 
 ROWS = 3_000
 KILL_AFTER = 2  # trials logged before the server is killed
@@ -82,7 +83,7 @@ def test_server_killed_mid_search_fails_fast_keeps_runs_and_a_rerun_completes(
 
     try:
         with pytest.raises(tracking.TrackingServerError) as err:
-            tuning.run_logged_search(
+            run_logged_search(
                 server.url, experiment_id, setup, dtrain, dvalid, max_evals=6,
                 on_trial_end=crash_after_two,
             )  # fmt: skip
@@ -110,9 +111,7 @@ def test_server_killed_mid_search_fails_fast_keeps_runs_and_a_rerun_completes(
     # restarted on the same store: a rerun completes into the same experiment
     again = servers.start_mlflow_server(store, tmp_path / "artifacts", tmp_path, name="second")
     try:
-        result = tuning.run_logged_search(
-            again.url, experiment_id, setup, dtrain, dvalid, max_evals=3
-        )
+        result = run_logged_search(again.url, experiment_id, setup, dtrain, dvalid, max_evals=3)
     finally:
         again.stop()
     parents = local.search_runs([experiment_id], "tags.hyperopt_parent = 'true'")
