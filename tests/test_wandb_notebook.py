@@ -27,7 +27,7 @@ from sklearn.metrics import root_mean_squared_error
 
 from helpers import tuning, wandb_tracking
 from tests.conftest import require
-from tests.notebook_runner import notebook, run_nbval
+from tests.notebook_runner import NOTEBOOKS, files_under, notebook, run_nbval
 
 SWEEP_COUNT = 3
 EXPERIMENT = "test-wandb-comparison"
@@ -96,7 +96,8 @@ def executed(tmp_path_factory) -> Executed:
         "BENCH_REPEATS": 1,
     }
     out = root / "executed-10.ipynb"
-    cmd = [sys.executable, "-m", "papermill", str(notebook("10")), str(out), "--cwd", str(root)]
+    # started in notebooks/, as Jupyter starts it: nothing may be written there
+    cmd = [sys.executable, "-m", "papermill", str(notebook("10")), str(out), "--cwd", str(NOTEBOOKS)]
     cmd += ["-k", "python3", "--no-progress-bar", "-y", json.dumps(params)]
     # no network: a fresh namespace with only the loopback (the kernel talks to papermill over it)
     not_blocked_because = why_no_network_namespace()
@@ -108,8 +109,11 @@ def executed(tmp_path_factory) -> Executed:
         cmd = ["strace", "-f", "-qq", "--seccomp-bpf", "-s", "1", "-o", str(trace),
                "-e", "trace=connect,sendto,sendmsg", *cmd]  # fmt: skip
     env = {**os.environ, **offline_env(root)}
+    before = files_under(NOTEBOOKS)
     result = subprocess.run(cmd, env=env, cwd=root, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-6000:]
+    written = sorted(files_under(NOTEBOOKS) - before)
+    assert not written, f"notebook 10 wrote into notebooks/: {written}"
     runs = wandb_tracking.local_runs(root / "wandb-home" / "wandb")
     connections = trace.read_text().splitlines() if trace.exists() else None
     notebook_run = nbformat.read(out, as_version=4)
