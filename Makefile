@@ -10,7 +10,7 @@ DATA_DIR ?=
 PORT ?= 5000
 PYTEST_WORKERS ?= 2
 
-.PHONY: setup run test ui screenshots lint clean-notebooks check-notebooks clean
+.PHONY: setup run test ui screenshots lint format clean-notebooks check-notebooks clean
 
 setup: $(STAMP)
 
@@ -38,8 +38,13 @@ ui: setup
 screenshots: setup
 	$(PY) scripts/screenshots.py --data-source "$(DATA_SOURCE)" $(if $(DATA_DIR),--data-dir "$(DATA_DIR)")
 
+## ruff: lint and format check, notebooks included (100-character lines); `make format` fixes
 lint: setup
 	$(VENV)/bin/ruff check helpers tests scripts notebooks
+	$(VENV)/bin/ruff format --check helpers tests scripts notebooks
+
+format: setup
+	$(VENV)/bin/ruff format helpers tests scripts notebooks
 
 ## strip execution metadata from the committed notebooks (outputs and tags stay)
 clean-notebooks: setup
