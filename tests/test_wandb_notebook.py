@@ -97,7 +97,15 @@ def executed(tmp_path_factory) -> Executed:
     }
     out = root / "executed-10.ipynb"
     # started in notebooks/, as Jupyter starts it: nothing may be written there
-    cmd = [sys.executable, "-m", "papermill", str(notebook("10")), str(out), "--cwd", str(NOTEBOOKS)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "papermill",
+        str(notebook("10")),
+        str(out),
+        "--cwd",
+        str(NOTEBOOKS),
+    ]
     cmd += ["-k", "python3", "--no-progress-bar", "-y", json.dumps(params)]
     # no network: a fresh namespace with only the loopback (the kernel talks to papermill over it)
     not_blocked_because = why_no_network_namespace()
