@@ -167,7 +167,9 @@ def synthetic_course(tmp_path_factory) -> Chain:
 REAL_PARAMS = {
     "01": {},
     "02": {},
-    "03": {},  # the full search: its best trial (and 04-06 built on it) are checked figures
+    # the full hyperopt search: its best trial (and 04-06 built on it) are checked figures;
+    # Optuna's search beside it is tested on generated data (test_notebooks)
+    "03": {"ENGINE": "hyperopt"},
     "04": {"N_ESTIMATORS": 5},
 }
 

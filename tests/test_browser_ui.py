@@ -69,6 +69,7 @@ def test_runs_table_shows_every_run_with_its_rmse(ui, store, experiment_id):
         "lasso-alpha-0.01",
         "lasso-alpha-1.0",
         "linear-regression",
+        "linear-regression-course-default",
         "ridge-alpha-0.01",
         "ridge-alpha-1.0",
     ]

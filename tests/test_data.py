@@ -217,7 +217,8 @@ def isolated_mlflow(tracking_uri, monkeypatch):
 
     monkeypatch.delenv("MLFLOW_EXPERIMENT_ID", raising=False)
     monkeypatch.delenv("MLFLOW_EXPERIMENT_NAME", raising=False)
-    monkeypatch.setattr(tracking_utils, "_tracking_uri", tracking_utils._tracking_uri)
+    # the URI an earlier test set in this process is forgotten: MLflow reads this test's store
+    monkeypatch.setattr(tracking_utils, "_tracking_uri", None)
     monkeypatch.setattr(fluent, "_active_experiment_id", fluent._active_experiment_id)
     return tracking_uri
 

@@ -258,14 +258,16 @@ def test_06_evaluations_with_evaluate_and_the_alias_follows_the_best(course_stor
         assert "predicted_vs_actual.png" in artifacts, artifacts
     versions = course_store.search_model_versions(f"name = '{REGISTERED}'")
     test_rmse = {
-        v.version: float(course_store.get_model_version(REGISTERED, v.version).tags["test_rmse"])
+        int(v.version): float(
+            course_store.get_model_version(REGISTERED, v.version).tags["test_rmse"]
+        )
         for v in versions
     }
     champion = course_store.get_model_version_by_alias(REGISTERED, "champion")
-    assert champion.version == min(test_rmse, key=test_rmse.get)
+    assert int(champion.version) == min(test_rmse, key=test_rmse.get)
     latest = {}
     for run in sorted(evaluations, key=lambda r: r.info.start_time):
-        latest[run.data.tags["version"]] = run.data.metrics["root_mean_squared_error"]
+        latest[int(run.data.tags["version"])] = run.data.metrics["root_mean_squared_error"]
     assert {v: round(r, 4) for v, r in latest.items()} == test_rmse
 
 
