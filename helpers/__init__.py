@@ -16,7 +16,7 @@ from helpers.data import (
     read_dataframe,
     taxi_filename,
 )
-from helpers.datasets import as_dataset, dataset_source, log_months
+from helpers.datasets import as_dataset, dataset_source, file_dataset, log_months
 from helpers.features import (
     add_pu_do,
     fit_features,
@@ -50,6 +50,7 @@ __all__ = [
     "default_tracking_uri",
     "display_path",
     "download_taxi_file",
+    "file_dataset",
     "fit_features",
     "get_taxi_file",
     "int32_indices",

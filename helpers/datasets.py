@@ -6,6 +6,9 @@ notebooks call `log_months`, which makes the same calls.
 
 from __future__ import annotations
 
+import hashlib
+import os
+
 from helpers.data import TLC_BASE_URL, TaxiMonth
 
 # the `context` of each role, as the UI's Datasets column shows it
@@ -59,3 +62,22 @@ def log_months(**months: TaxiMonth) -> None:
         if known is None or known[0] is not month:
             known = _DATASETS[id(month)] = (month, as_dataset(month))
         mlflow.log_input(known[1], context=CONTEXTS[role])
+
+
+def file_dataset(path: str | os.PathLike):
+    """A file the model trains or scores on, as an MLflow dataset (the homework's pickles, 08).
+
+    `mlflow.data` has no dataset type for a pickled sparse matrix, so the file is logged as a
+    `MetaDataset`: its name, its absolute path as the source, and a digest of its bytes (MLflow
+    would otherwise hash only the name and path, and the digest would not change with the data).
+    """
+    from mlflow.data.meta_dataset import MetaDataset
+    from mlflow.data.sources import LocalArtifactDatasetSource
+
+    path = os.path.abspath(path)
+    sha = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            sha.update(block)
+    name = os.path.basename(path)
+    return MetaDataset(LocalArtifactDatasetSource(path), name=name, digest=sha.hexdigest()[:8])

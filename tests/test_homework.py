@@ -6,7 +6,9 @@ runs them against a real `mlflow server`); the checks read what they left in MLf
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
+import json
 import os
 import pickle
 import subprocess
@@ -202,6 +204,37 @@ def test_register_tests_the_top_trials_and_sets_the_alias(homework):
     assert root_mean_squared_error(y_test, model.predict(X_test)) == pytest.approx(
         winner.data.metrics["test_rmse"], abs=1e-9
     )
+
+
+def test_every_homework_run_logs_its_files_as_datasets(homework):
+    """The UI's Datasets column: which file trained and scored each run, its digest its bytes'."""
+    client, out = homework["client"], homework["out"]
+    digests = {
+        name: hashlib.sha256((out / name).read_bytes()).hexdigest()[:8]
+        for name in ("train.pkl", "val.pkl", "test.pkl")
+    }
+    assert len(set(digests.values())) == 3
+    expected = {
+        "random-forest-train": {"training": "train.pkl", "validation": "val.pkl"},
+        "random-forest-hyperopt": {"training": "train.pkl", "validation": "val.pkl"},
+        "random-forest-best-models": {
+            "training": "train.pkl",
+            "validation": "val.pkl",
+            "test": "test.pkl",
+        },
+    }
+    for experiment, files in expected.items():
+        runs = runs_of(client, experiment)
+        assert runs
+        for run in runs:
+            inputs = {
+                next(t.value for t in d.tags if t.key == "mlflow.data.context"): d.dataset
+                for d in run.inputs.dataset_inputs
+            }
+            assert {c: d.name for c, d in inputs.items()} == files, experiment
+            for dataset in inputs.values():
+                assert dataset.digest == digests[dataset.name]
+                assert json.loads(dataset.source)["uri"] == str(out / dataset.name)
 
 
 def test_scripts_say_what_to_do_when_the_server_is_down(tmp_path):

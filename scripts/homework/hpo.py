@@ -59,11 +59,19 @@ def search_space() -> dict:
 
 
 def run_optimization(data_path: str, num_trials: int, tags: dict[str, str]) -> Trials:
-    X_train, y_train = load_pickle(os.path.join(data_path, "train.pkl"))
-    X_val, y_val = load_pickle(os.path.join(data_path, "val.pkl"))
+    train_path, val_path = (os.path.join(data_path, f) for f in ("train.pkl", "val.pkl"))
+    X_train, y_train = load_pickle(train_path)
+    X_val, y_val = load_pickle(val_path)
+    # the files as MLflow datasets, hashed once for all trials
+    inputs = {
+        "training": helpers.file_dataset(train_path),
+        "validation": helpers.file_dataset(val_path),
+    }
 
     def objective(params: dict) -> dict:
         with mlflow.start_run(tags=tags):
+            for context, dataset in inputs.items():
+                mlflow.log_input(dataset, context=context)
             mlflow.log_params(params)
             rf = RandomForestRegressor(**params, n_jobs=-1)
             rf.fit(X_train, y_train)

@@ -33,6 +33,8 @@ RF_PARAMS = ["max_depth", "n_estimators", "min_samples_split", "min_samples_leaf
 # scikit-learn's and numpy's own
 SKOPS_TRUSTED_TYPES = ["sklearn.tree._tree.Tree"]
 # what loading the model needs, pinned to the versions it was trained with
+# the datasets of each run: the UI's context, then the file preprocess_data.py wrote
+CONTEXTS = {"training": "train", "validation": "val", "test": "test"}
 REQUIREMENTS = ["mlflow", "scikit-learn", "scipy", "numpy", "skops"]
 
 
@@ -59,13 +61,16 @@ def check_server(tracking_uri: str) -> None:
 
 
 def train_and_log_model(data_path: str, params: dict[str, str], tags: dict[str, str]) -> str:
-    X_train, y_train = load_pickle(os.path.join(data_path, "train.pkl"))
-    X_val, y_val = load_pickle(os.path.join(data_path, "val.pkl"))
-    X_test, y_test = load_pickle(os.path.join(data_path, "test.pkl"))
+    paths = {c: os.path.join(data_path, f"{n}.pkl") for c, n in CONTEXTS.items()}
+    X_train, y_train = load_pickle(paths["training"])
+    X_val, y_val = load_pickle(paths["validation"])
+    X_test, y_test = load_pickle(paths["test"])
 
     # params and metrics are logged by hand: autolog would make a dense copy of the sparse
     # training matrix (3 GB on a real month) for every model
     with mlflow.start_run(tags=tags) as run:
+        for context, path in paths.items():
+            mlflow.log_input(helpers.file_dataset(path), context=context)
         new_params = {param: int(float(params[param])) for param in RF_PARAMS}
         mlflow.log_params(new_params)
         rf = RandomForestRegressor(**new_params, n_jobs=-1)
