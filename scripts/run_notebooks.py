@@ -27,6 +27,10 @@ import papermill as pm
 import helpers
 
 ROOT = helpers.repo_root()
+# The months every run here uses, the 2023 files of the MLflow homework. Notebook 10's own
+# defaults are the W&B homework's months (2022-01/02/03): it gets these unless `-p` says otherwise.
+MONTHS = {"TRAIN_MONTH": "2023-01", "VALID_MONTH": "2023-02", "TEST_MONTH": "2023-03"}
+NOTEBOOK_PARAMS = {"10-": MONTHS}
 
 
 def resolve_source(source: str, data_dir: str | None, colour: str, months: list[str]) -> str:
@@ -65,6 +69,12 @@ def parse_params(pairs: list[list[str]]) -> dict[str, object]:
     return params
 
 
+def notebook_params(name: str, params: dict) -> dict:
+    """The parameters one notebook gets: its fixed ones (NOTEBOOK_PARAMS), then `params`."""
+    fixed = [p for prefix, p in NOTEBOOK_PARAMS.items() if name.startswith(prefix)]
+    return {**(fixed[0] if fixed else {}), **params}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -87,9 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     notebooks = sorted((ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb"))
     if args.only:
         notebooks = [nb for nb in notebooks if nb.name.startswith(tuple(args.only))]
-    source = resolve_source(
-        args.data_source, args.data_dir, "green", ["2023-01", "2023-02", "2023-03"]
-    )
+    source = resolve_source(args.data_source, args.data_dir, "green", list(MONTHS.values()))
     if source == "synthetic":
         print("=" * 78)
         print("The real TLC files are not in the data folder and cannot be downloaded:")
@@ -130,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
             pm.execute_notebook(
                 str(nb),
                 str(out / nb.name),
-                parameters=params,
+                parameters=notebook_params(nb.name, params),
                 cwd=str(nb.parent),
                 kernel_name="python3",
                 progress_bar=True,

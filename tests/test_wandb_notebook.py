@@ -3,8 +3,9 @@ wrote on disk, with the network blocked and every connection attempt recorded; a
 committed notebook on the real data.
 
 W&B's Go core writes an offline run only as a transaction log (`run-<id>.wandb`, plus staged
-copies of artifact files): config, summary and artifact manifests are read from that log with
-`helpers.wandb_tracking.read_run`, and the staged files are checked against the manifests.
+copies of artifact files): config, summary, history and artifact manifests are read from that log
+with `infra.wandb_log.read_run`, and the staged files are checked against the manifests. The
+notebook keeps its own record of what it logged; the tests check its answers against W&B's.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from mlflow import MlflowClient
 from sklearn.metrics import root_mean_squared_error
 
 from helpers import tuning, wandb_tracking
+from infra import wandb_log
 from tests.conftest import require
 from tests.notebook_runner import NOTEBOOKS, files_under, notebook, run_nbval
 
@@ -33,6 +35,8 @@ SWEEP_COUNT = 3
 EXPERIMENT = "test-wandb-comparison"
 PROJECT = "test-nyc-taxi-wandb"
 SWEEP_PARAMS = set(tuning.RANDOM_FOREST_SPACE)
+# the files at hand, which the committed outputs use (scripts/run_notebooks.py passes them to 10)
+REAL_MONTHS = {"TRAIN_MONTH": "2023-01", "VALID_MONTH": "2023-02", "TEST_MONTH": "2023-03"}
 
 
 def offline_env(root: Path) -> dict[str, str]:
@@ -72,7 +76,7 @@ def why_no_network_namespace() -> str | None:
 @dataclass
 class Executed:
     root: Path
-    runs: list[wandb_tracking.LocalRun]
+    runs: list[wandb_log.LocalRun]
     notebook: nbformat.NotebookNode
     tracking_uri: str
     not_blocked_because: str | None  # None: the notebook ran with no network at all
@@ -122,18 +126,20 @@ def executed(tmp_path_factory) -> Executed:
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-6000:]
     written = sorted(files_under(NOTEBOOKS) - before)
     assert not written, f"notebook 10 wrote into notebooks/: {written}"
-    runs = wandb_tracking.local_runs(root / "wandb-home" / "wandb")
+    runs = wandb_log.local_runs(root / "wandb-home" / "wandb")
     connections = trace.read_text().splitlines() if trace.exists() else None
     notebook_run = nbformat.read(out, as_version=4)
     return Executed(root, runs, notebook_run, uri, not_blocked_because, connections)
 
 
-def by_job(executed: Executed, job_type: str) -> list[wandb_tracking.LocalRun]:
+def by_job(executed: Executed, job_type: str) -> list[wandb_log.LocalRun]:
     return [r for r in executed.runs if r.job_type == job_type]
 
 
 def test_one_offline_run_per_step_in_one_group(executed):
-    assert [r.job_type for r in executed.runs] == ["preprocess", "train"] + ["sweep"] * SWEEP_COUNT
+    assert [r.job_type for r in executed.runs] == (
+        ["preprocess", "train"] + ["sweep"] * SWEEP_COUNT + ["register"]
+    )
     assert len({r.group for r in executed.runs}) == 1
     assert executed.runs[0].group.startswith("homework-")
     for run in executed.runs:
@@ -148,7 +154,8 @@ def test_preprocess_run_logs_the_dataset_artifact(executed):
         run.config
     )
     assert run.config["data_source"] == "synthetic"
-    assert (run.config["train_month"], run.config["test_month"]) == ("2023-01", "2023-03")
+    # the notebook's defaults are the W&B homework's months, generated here for 2022 too
+    assert (run.config["train_month"], run.config["test_month"]) == ("2022-01", "2022-03")
     (artifact,) = run.artifacts
     assert (artifact.name, artifact.type) == ("NYC-Taxi", "preprocessed_dataset")
     assert set(artifact.files) == {"dv.pkl", "train.pkl", "val.pkl", "test.pkl"}
@@ -156,7 +163,7 @@ def test_preprocess_run_logs_the_dataset_artifact(executed):
         staged = Path(entry["local_path"])
         assert staged.is_relative_to(executed.root / "wandb-data")
         assert staged.stat().st_size == entry["size"]
-        assert wandb_tracking.md5_base64(staged) == entry["digest"]
+        assert wandb_log.md5_base64(staged) == entry["digest"]
     X, y = pickle.loads(Path(artifact.files["train.pkl"]["local_path"]).read_bytes())
     assert X.shape == (run.config["rows_train"], run.config["n_features"]) and len(y) == X.shape[0]
 
@@ -173,7 +180,7 @@ def test_train_run_has_rmse_and_a_model_artifact_that_reproduces_it(executed):
     assert set(artifact.files) == {"regressor.pkl", "dv.pkl"}
     staged = {name: Path(entry["local_path"]) for name, entry in artifact.files.items()}
     for name, entry in artifact.files.items():
-        assert wandb_tracking.md5_base64(staged[name]) == entry["digest"]
+        assert wandb_log.md5_base64(staged[name]) == entry["digest"]
     # the logged model, read back from W&B's staged copy, gives the logged RMSE
     forest = pickle.loads(staged["regressor.pkl"].read_bytes())
     (dataset,) = by_job(executed, "preprocess")[0].artifacts
@@ -194,6 +201,11 @@ def test_sweep_stand_in_one_run_per_evaluation(executed):
             low, high = space[name]
             assert isinstance(value, int) and low <= value <= high
         assert run.summary["rmse"] > 0
+        # the forest grows ten trees a step, the RMSE logged at each: what HyperBand judges
+        steps = [row for row in run.history if "rmse" in row]
+        assert [row["trees"] for row in steps][-1] == run.config["n_estimators"]
+        assert len(steps) == -(-run.config["n_estimators"] // 10)
+        assert steps[-1]["rmse"] == run.summary["rmse"]
     assert len({tuple(r.config[p] for p in sorted(SWEEP_PARAMS)) for r in trials}) > 1
 
 
@@ -262,6 +274,90 @@ def test_network_was_blocked(executed):
     assert executed.runs  # the notebook ran to the end with no network at all
 
 
+def printed(executed: Executed) -> str:
+    """Everything the notebook's cells printed (stdout streams), in order."""
+    return "".join(
+        o.get("text", "")
+        for c in executed.notebook.cells
+        for o in c.get("outputs", [])
+        if o.get("output_type") == "stream"
+    )
+
+
+def test_sweep_config_is_bayesian_with_hyperband_over_the_homework_space():
+    config = wandb_tracking.sweep_config()
+    assert config["method"] == "bayes" and config["metric"] == {"name": "rmse", "goal": "minimize"}
+    assert config["early_terminate"]["type"] == "hyperband"
+    assert config["early_terminate"]["min_iter"] >= 1
+    assert {n: (p["min"], p["max"]) for n, p in config["parameters"].items()} == dict(
+        tuning.RANDOM_FOREST_SPACE
+    )
+    assert set(wandb_tracking.hyperopt_space()) == SWEEP_PARAMS
+
+
+def test_q1_to_q3_answers_match_what_wandb_recorded(executed):
+    import wandb
+
+    text = printed(executed)
+    assert f"Q1: wandb --version says: wandb, version {wandb.__version__}" in text
+    (dataset,) = by_job(executed, "preprocess")[0].artifacts
+    dv_bytes = dataset.files["dv.pkl"]["size"]
+    (q2,) = re.findall(r"Q2: dv.pkl is (\d+) kB: closest option (\d+ [kM]B)", text)
+    assert int(q2[0]) == round(dv_bytes / 1000)
+    assert q2[1] in {"54 kB", "154 kB", "54 MB", "154 MB"}
+    (train,) = by_job(executed, "train")
+    assert (
+        f"Q3: max_depth = {train.config['max_depth']}" in text and train.config["max_depth"] == 10
+    )
+
+
+def test_q4_importance_recomputed_from_the_wandb_logs(executed):
+    """The notebook's own trial record and W&B's logs give the same parameter importance."""
+    import pandas as pd
+    from sklearn.ensemble import RandomForestRegressor
+
+    params = list(tuning.RANDOM_FOREST_SPACE)
+    trials = pd.DataFrame(
+        [
+            {**{p: r.config[p] for p in params}, "rmse": r.summary["rmse"]}
+            for r in by_job(executed, "sweep")
+        ]
+    )
+    forest = RandomForestRegressor(n_estimators=100, random_state=42).fit(
+        trials[params], trials["rmse"]
+    )
+    expected = params[int(forest.feature_importances_.argmax())]
+    (answer,) = re.findall(
+        r"Q4: the most important hyperparameter on these \d+ trials: (\w+)", printed(executed)
+    )
+    assert answer == expected
+
+
+def test_q5_best_model_logged_with_aliases_for_the_registry(executed):
+    (register,) = by_job(executed, "register")
+    trials = by_job(executed, "sweep")
+    best = min(trials, key=lambda r: r.summary["rmse"])
+    assert register.config["from_run"] == best.id
+    assert {p: register.config[p] for p in SWEEP_PARAMS} == {
+        p: best.config[p] for p in SWEEP_PARAMS
+    }
+    (artifact,) = register.artifacts
+    assert (artifact.name, artifact.type) == (f"{PROJECT}-best-model", "model")
+    assert set(artifact.files) == {"regressor.pkl", "dv.pkl"}
+    assert "wandb-registry-model/" in printed(executed)
+
+
+def test_answers_table_lists_each_question_with_its_options(executed):
+    (table,) = [
+        o["data"]["text/plain"]
+        for c in executed.notebook.cells
+        for o in c.get("outputs", [])
+        if "answer here" in str(o.get("data", {}).get("text/plain", ""))
+    ]
+    for item in ("Q1", "Q2", "Q3", "Q4", "Q5", "154 kB", "4, 6, 8, 10", "All of these"):
+        assert item in table, item
+
+
 # --- the committed notebook on the real data
 
 
@@ -272,12 +368,18 @@ def test_committed_notebook_reproduces_on_real_data(real_data_dir, tmp_path):
         "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}",
     }
     result = run_nbval(
-        "10", tmp_path, env, OUTPUT_DIR=str(tmp_path / "output"), SWEEP_COUNT=2, BENCH_REPEATS=1
+        "10",
+        tmp_path,
+        env,
+        OUTPUT_DIR=str(tmp_path / "output"),
+        SWEEP_COUNT=2,
+        BENCH_REPEATS=1,
+        **REAL_MONTHS,
     )
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
     assert " passed" in result.stdout and "failed" not in result.stdout.splitlines()[-1]
-    runs = wandb_tracking.local_runs(tmp_path / "wandb-home" / "wandb")
-    assert [r.job_type for r in runs] == ["preprocess", "train", "sweep", "sweep"]
+    runs = wandb_log.local_runs(tmp_path / "wandb-home" / "wandb")
+    assert [r.job_type for r in runs] == ["preprocess", "train", "sweep", "sweep", "register"]
 
 
 def test_committed_outputs_show_real_numbers():
