@@ -1,6 +1,7 @@
 # Two commands do everything: `make run` (all notebooks, tracked in mlflow.db) and `make test`.
 # Variables: PYTHON (a Python 3.11), DATA_SOURCE (auto|tlc|synthetic), DATA_DIR (folder with
-# the TLC parquet files), PYTEST_ARGS, PYTEST_WORKERS (processes for the tests, default 2).
+# the TLC parquet files), PYTEST_ARGS, PYTEST_WORKERS (processes for the tests, default 2),
+# LAB_PORT and LAB_TOKEN (make lab), SCREENSHOTS_ARGS (e.g. --only jupyterlab).
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -47,7 +48,7 @@ lab: setup
 ## regenerate the pictures in imgs/: notebooks into a fresh store, a live server, headless Chromium
 ## (Chromium from your packages: sudo bash .ci/chromium.sh)
 screenshots: setup
-	$(PY) scripts/screenshots.py --data-source "$(DATA_SOURCE)" $(if $(DATA_DIR),--data-dir "$(DATA_DIR)")
+	$(PY) scripts/screenshots.py --data-source "$(DATA_SOURCE)" $(if $(DATA_DIR),--data-dir "$(DATA_DIR)") $(SCREENSHOTS_ARGS)
 
 ## ruff: lint and format check, notebooks included (100-character lines); `make format` fixes
 lint: setup
