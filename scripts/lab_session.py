@@ -264,7 +264,8 @@ def run_all(ui: browser.MlflowUI, timeout: float = 600) -> list[dict]:
     Returns each code cell's prompt and stderr texts as the page shows them (CELLS_JS).
     """
     page = ui.page
-    page.locator(".jp-Notebook").first.click()  # the notebook has the focus, as after a click
+    # the notebook's tab: the notebook becomes the current widget, with no click inside a cell
+    page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab.lm-mod-current").first.click()
     page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
     page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
     # started: some cell is pending or numbered
