@@ -1,6 +1,7 @@
 # Two commands do everything: `make run` (all notebooks, tracked in mlflow.db) and `make test`.
 # Variables: PYTHON (a Python 3.11), DATA_SOURCE (auto|tlc|synthetic), DATA_DIR (folder with
-# the TLC parquet files), PYTEST_ARGS, PYTEST_WORKERS (processes for the tests, default 2).
+# the TLC parquet files), PYTEST_ARGS, PYTEST_WORKERS (processes for the tests, default 2),
+# LAB_PORT and LAB_TOKEN (make lab), SCREENSHOTS_ARGS (e.g. --only jupyterlab).
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -8,9 +9,11 @@ STAMP := $(VENV)/.installed
 DATA_SOURCE ?= auto
 DATA_DIR ?=
 PORT ?= 5000
+LAB_PORT ?= 8888
+LAB_TOKEN ?=
 PYTEST_WORKERS ?= 2
 
-.PHONY: setup run test ui screenshots lint format clean-notebooks check-notebooks clean
+.PHONY: setup run test ui lab screenshots lint format clean-notebooks check-notebooks clean
 
 setup: $(STAMP)
 
@@ -33,10 +36,19 @@ test: setup
 ui: setup
 	$(VENV)/bin/mlflow ui --backend-store-uri "sqlite:///$(CURDIR)/mlflow.db" --host 127.0.0.1 --port $(PORT)
 
+## JupyterLab on http://127.0.0.1:$(LAB_PORT) with the notebooks' environment (.venv); it prints its
+## URL with a token (a fixed one: make lab LAB_TOKEN=...). Runs are tracked in ./mlflow.db
+lab: setup
+	@echo "JupyterLab with $(VENV)'s Python; open the http://127.0.0.1 URL printed below (Ctrl-C stops it)"
+	$(VENV)/bin/jupyter lab --no-browser --ServerApp.ip=127.0.0.1 --ServerApp.port=$(LAB_PORT) \
+		--ServerApp.root_dir="$(CURDIR)" --LabApp.default_url=/lab/tree/notebooks \
+		$(if $(LAB_TOKEN),--IdentityProvider.token="$(LAB_TOKEN)") \
+		$(if $(filter 0,$(shell id -u)),--allow-root)
+
 ## regenerate the pictures in imgs/: notebooks into a fresh store, a live server, headless Chromium
 ## (Chromium from your packages: sudo bash .ci/chromium.sh)
 screenshots: setup
-	$(PY) scripts/screenshots.py --data-source "$(DATA_SOURCE)" $(if $(DATA_DIR),--data-dir "$(DATA_DIR)")
+	$(PY) scripts/screenshots.py --data-source "$(DATA_SOURCE)" $(if $(DATA_DIR),--data-dir "$(DATA_DIR)") $(SCREENSHOTS_ARGS)
 
 ## ruff: lint and format check, notebooks included (100-character lines); `make format` fixes
 lint: setup

@@ -3,6 +3,7 @@
     python scripts/screenshots.py [--data-source auto|tlc|synthetic] [--data-dir DIR] [--max-evals N]
     make screenshots          # about 6.5 minutes on 2 cores with the real data
     python scripts/screenshots.py --url http://127.0.0.1:5000   # only the pictures, of a running server
+    python scripts/screenshots.py --only jupyterlab,system-metrics   # only these pictures
 
 1. Finds the real TLC files (--data-dir, data/, $TLC_DATA_DIR, ../shared/tlc-data) and copies them
    into build/screenshots/data (so runs record a path relative to the repository), or generates
@@ -16,6 +17,8 @@
    talk about and writes 1600x1000 PNGs into imgs/, each after the page shows its content.
 5. Starts a plain `mlflow ui` in an empty folder, as a learner who follows the old notes does,
    for the models tab they see there (models_error.png).
+6. Runs notebook 02 in JupyterLab by its own Run All, in headless Chromium (jupyterlab.png;
+   scripts/extra_pictures.py, which also takes system-metrics.png in step 4).
 
 Kernels run with USER=LOGNAME=learner so that "Created by" shows no account name of this machine.
 Needs Chromium: `apt-get install -y chromium` (Debian/Ubuntu), or CHROMIUM_PATH.
@@ -41,12 +44,18 @@ import helpers
 from helpers import browser, servers
 
 sys.path.insert(0, str(helpers.repo_root()))  # `scripts.` when run as `python scripts/...`
+from scripts import extra_pictures  # noqa: E402
 from scripts.run_notebooks import add_param_option, parse_params  # noqa: E402
 
 ROOT = helpers.repo_root()
 IMGS = ROOT / "imgs"
 WORK = ROOT / "build" / "screenshots"
 MONTHS = ("2023-01", "2023-02", "2023-03")
+# every picture by name (--only): of the live server, of a fresh `mlflow ui`, of JupyterLab
+PICTURES = (
+    "experiments_list experiment_dialogue mlflow_ui run_page run_artifacts model_artifacts "
+    "run_comparison models_list model_versions system-metrics models_error jupyterlab"
+).split()
 
 
 def find_real_data(data_dir: str | None) -> Path | None:
@@ -147,8 +156,10 @@ def logged_model_id(client, experiment_id: str, run_id: str) -> str:
     return model.model_id
 
 
-def take_screenshots(url: str, client, used: dict[str, dict], out: Path) -> list[Path]:
-    """Every picture of the live server at `url`; each waits for the content it must show."""
+def take_screenshots(
+    url: str, client, used: dict[str, dict], out: Path, only: set[str] = frozenset()
+) -> list[Path]:
+    """Every picture of the live server at `url` (or those in `only`); each waits for its content."""
     intro = client.get_experiment_by_name(used["01"]["EXPERIMENT_NAME"])
     course = client.get_experiment_by_name(used["02"]["EXPERIMENT_NAME"])
     eid = course.experiment_id
@@ -172,6 +183,8 @@ def take_screenshots(url: str, client, used: dict[str, dict], out: Path) -> list
     with browser.MlflowUI(url, seed) as ui:
 
         def shot(name: str) -> None:
+            if only and Path(name).stem not in only:
+                return
             written.append(ui.screenshot(out / name))
             print(f"    imgs/{name}", flush=True)
 
@@ -230,6 +243,8 @@ def take_screenshots(url: str, client, used: dict[str, dict], out: Path) -> list
 
         ui.open(f"/models/{model_name}", "Versions", "champion")
         shot("model_versions.png")
+
+        extra_pictures.system_metrics(ui, eid, parent.info.run_id, shot)
     return written
 
 
@@ -283,8 +298,18 @@ def main(argv: list[str] | None = None) -> int:
         help="only take the pictures, of this running server whose runs come from the notebooks\n"
         "(with their default experiment names); skips the data, the store and the notebooks",
     )
+    parser.add_argument(
+        "--only",
+        default="",
+        help=f"only these pictures, comma-separated: {', '.join(PICTURES)}",
+    )
     add_param_option(parser)
     args = parser.parse_args(argv)
+    only = {name.strip().removesuffix(".png") for name in args.only.split(",") if name.strip()}
+    if only - set(PICTURES):
+        parser.error(
+            f"--only: unknown {sorted(only - set(PICTURES))}; known: {', '.join(PICTURES)}"
+        )
 
     reason = browser.why_no_browser()
     if reason:
@@ -296,7 +321,7 @@ def main(argv: list[str] | None = None) -> int:
         from mlflow import MlflowClient
 
         used = {nb.name[:2]: notebook_parameters(nb) for nb in course_notebooks()}
-        take_screenshots(args.url, MlflowClient(args.url), used, out)
+        take_screenshots(args.url, MlflowClient(args.url), used, out, only)
         return 0
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -307,6 +332,8 @@ def main(argv: list[str] | None = None) -> int:
 
     # the notebooks' kernels inherit these: quiet MLflow, and a neutral user name in the UI
     os.environ.update({"MLFLOW_LOGGING_LEVEL": "WARNING", "USER": "learner", "LOGNAME": "learner"})
+    if only and only <= {"jupyterlab", "models_error"}:  # no notebooks, no tracking server
+        return other_pictures(out, only, source, data_dir, args.synthetic_rows, [], started)
     with tempfile.TemporaryDirectory(prefix="mlflow-screenshots-") as tmp:
         tmp = Path(tmp)
         server = servers.start_mlflow_server(
@@ -343,13 +370,30 @@ def main(argv: list[str] | None = None) -> int:
                     f"{version.name!r} version {version.version} with alias 'champion'."
                 )
             print("Screenshots:")
-            written = take_screenshots(server.url, client, used, out)
+            written = take_screenshots(server.url, client, used, out, only)
         except BaseException:
             print(f"The server's log ends with:\n{server.log_tail(20)}")
             raise
         finally:
             server.stop()
-    written.append(plain_ui_models_page(out))
+    return other_pictures(out, only, source, data_dir, args.synthetic_rows, written, started)
+
+
+def other_pictures(
+    out: Path,
+    only: set[str],
+    source: str,
+    data_dir: Path,
+    synthetic_rows: int | None,
+    written: list[Path],
+    started: float,
+) -> int:
+    """The pictures that need no tracking server (a fresh `mlflow ui`, JupyterLab); the summary."""
+    if not only or "models_error" in only:
+        written.append(plain_ui_models_page(out))
+    if not only or "jupyterlab" in only:
+        print("JupyterLab: notebook 02 by Run All", flush=True)
+        written.append(extra_pictures.jupyterlab(out, source, data_dir, synthetic_rows))
     print(
         f"{len(written)} pictures in {helpers.display_path(out)}/ from {'real' if source == 'tlc' else 'generated'} data "
         f"in {time.perf_counter() - started:.0f} s."
