@@ -40,11 +40,11 @@ screenshots: setup
 
 ## ruff: lint and format check, notebooks included (100-character lines); `make format` fixes
 lint: setup
-	$(VENV)/bin/ruff check helpers tests scripts notebooks
-	$(VENV)/bin/ruff format --check helpers tests scripts notebooks
+	$(VENV)/bin/ruff check helpers infra tests scripts notebooks
+	$(VENV)/bin/ruff format --check helpers infra tests scripts notebooks
 
 format: setup
-	$(VENV)/bin/ruff format helpers tests scripts notebooks
+	$(VENV)/bin/ruff format helpers infra tests scripts notebooks
 
 ## strip execution metadata from the committed notebooks (outputs and tags stay)
 clean-notebooks: setup

@@ -278,7 +278,8 @@ def test_06_serves_the_champion_over_http(course_store, synthetic_course, tmp_pa
     import requests
 
     import helpers
-    from helpers import models, servers
+    from helpers import models
+    from infra import servers
     from tests.conftest import REGISTERED
     from tests.notebook_runner import notebook_text
 

@@ -22,8 +22,8 @@ import pytest
 from mlflow import MlflowClient
 
 import helpers
-from helpers import models, servers
-from tests import postgres_db
+from helpers import models
+from infra import servers, stores
 from tests.conftest import EXPERIMENT, NOTEBOOK_ENV, REGISTERED, SMALL, require
 from tests.notebook_runner import notebook_text, run_papermill
 
@@ -49,7 +49,7 @@ def store(synthetic_course, tmp_path_factory):
     common = {**SMALL, "DATA_DIR": str(root / "data")}
     base = servers.postgres_uri()
     no_postgres = servers.check_postgres(base)
-    pg = postgres_db.create_database(base, "nb07") if no_postgres is None else None
+    pg = stores.create_database(base, "nb07") if no_postgres is None else None
     try:
         nb["07"] = timed(
             "07",
@@ -62,7 +62,7 @@ def store(synthetic_course, tmp_path_factory):
         )
     finally:
         if pg:
-            postgres_db.drop_database(base, pg)
+            stores.drop_database(base, pg)
 
     # 08 against a server the test starts: sqlite backend, served artifacts
     store08 = servers.prepare_sqlite(here / "homework.db")
