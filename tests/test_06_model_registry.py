@@ -119,7 +119,6 @@ def test_06_serves_the_champion_over_http(course_store, synthetic_course, tmp_pa
     import helpers
     from helpers import models
     from infra import servers
-    from tests.notebook_runner import notebook_text
 
     text = notebook_text(synthetic_course.executed["06"])
     assert "minutes over HTTP" in text and "server stopped: True" in text

@@ -41,9 +41,7 @@ def test_committed_notebooks_are_clean():
     import subprocess
     import sys
 
-    from tests.notebook_runner import NOTEBOOKS as NOTEBOOK_DIR
-
-    script = NOTEBOOK_DIR.parent / "scripts" / "clean_notebooks.py"
+    script = NOTEBOOKS.parent / "scripts" / "clean_notebooks.py"
     result = subprocess.run(
         [sys.executable, str(script), "--check"], capture_output=True, text=True
     )
