@@ -187,6 +187,21 @@ def synthetic_course(tmp_path_factory) -> Chain:
     return chain
 
 
+@pytest.fixture(scope="module")
+def store(synthetic_course) -> dict:
+    """The chain's store, data folder and executed notebooks, the store MLflow points at (the
+    tests of 05 and 06; those of 07 and 08 have a `store` of their own, in their modules)."""
+    import mlflow
+
+    mlflow.set_tracking_uri(synthetic_course.uri)
+    return {
+        "root": synthetic_course.root,
+        "client": synthetic_course.client,
+        "nb": synthetic_course.executed,
+        "uri": synthetic_course.uri,
+    }
+
+
 # The committed notebooks re-executed by nbval on the real files: cells tagged
 # `nbval-check-output` must reproduce their committed outputs exactly.
 REAL_PARAMS = {

@@ -12,18 +12,6 @@ from tests.mlflow_queries import model_of, runs, trips
 from tests.notebook_runner import notebook_text
 
 
-@pytest.fixture(scope="module")
-def store(synthetic_course):
-    """05 and 06 ran on the runs of 02-04 in the session's chain (conftest.synthetic_course)."""
-    mlflow.set_tracking_uri(synthetic_course.uri)
-    return {
-        "root": synthetic_course.root,
-        "client": synthetic_course.client,
-        "nb": synthetic_course.executed,
-        "uri": synthetic_course.uri,
-    }
-
-
 def test_05_one_pyfunc_model_per_kind_from_raw_trips(store):
     client = store["client"]
     packaged = runs(client, EXPERIMENT, "tags.packaging = 'pyfunc'")

@@ -13,24 +13,11 @@ from pathlib import Path
 import mlflow
 import numpy as np
 import pandas as pd
-import pytest
 
 import helpers
 from tests.conftest import EXPERIMENT, REGISTERED, assert_nbval_passed
 from tests.mlflow_queries import dataset_inputs, model_of, runs, trips
 from tests.notebook_runner import notebook_text
-
-
-@pytest.fixture(scope="module")
-def store(synthetic_course):
-    """05 and 06 ran on the runs of 02-04 in the session's chain (conftest.synthetic_course)."""
-    mlflow.set_tracking_uri(synthetic_course.uri)
-    return {
-        "root": synthetic_course.root,
-        "client": synthetic_course.client,
-        "nb": synthetic_course.executed,
-        "uri": synthetic_course.uri,
-    }
 
 
 def test_06_registry_versions_aliases_tags_and_promotion(store):
