@@ -6,7 +6,6 @@ Introduced in notebook 02.
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import tempfile
 import warnings
@@ -17,21 +16,18 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from helpers.paths import display_path, resolve_data_dir
+from helpers.schema import (
+    DATETIME_COLUMNS,
+    LOCATION_COLUMNS,
+    TLC_BASE_URL,
+    TaxiDataError,
+    expected_columns,
+    taxi_filename,
+)
+from helpers.synthetic import synthetic_file
 
-TLC_BASE_URL = "https://d37ci6vzurychx.cloudfront.net/trip-data"
-
-# pickup / dropoff columns per taxi colour
-DATETIME_COLUMNS = {
-    "green": ("lpep_pickup_datetime", "lpep_dropoff_datetime"),
-    "yellow": ("tpep_pickup_datetime", "tpep_dropoff_datetime"),
-}
-LOCATION_COLUMNS = ("PULocationID", "DOLocationID")
 DATA_SOURCES = ("auto", "tlc", "synthetic")
 OFFLINE_HINT = 'run with DATA_SOURCE="synthetic" to work offline on generated data'
-
-
-class TaxiDataError(RuntimeError):
-    """A taxi file is missing, corrupt, of the wrong kind, or could not be downloaded."""
 
 
 class _NotRetryable(TaxiDataError):
@@ -60,25 +56,6 @@ KNOWN_SHA256 = {
 }
 
 
-def check_colour(colour: str) -> str:
-    """Return the taxi colour, or raise a clear error for one the course does not know."""
-    if colour not in DATETIME_COLUMNS:
-        raise TaxiDataError(
-            f"Unknown taxi colour {colour!r}: use one of {', '.join(sorted(DATETIME_COLUMNS))}."
-        )
-    return colour
-
-
-def check_month(month: str) -> str:
-    """Return a month as 'YYYY-MM', or raise a clear error for anything else."""
-    match = re.fullmatch(r"(\d{4})-(\d{2})", str(month))
-    if not match or not 1 <= int(match.group(2)) <= 12:
-        raise TaxiDataError(f"Malformed month {month!r}: write it as 'YYYY-MM', e.g. '2023-01'.")
-    if not 2009 <= int(match.group(1)) <= 2100:
-        raise TaxiDataError(f"Month {month!r} is outside the TLC's records (2009 onwards).")
-    return str(month)
-
-
 def check_source(source: str) -> str:
     """Return a data source, or raise a clear error for one that does not exist."""
     if source not in DATA_SOURCES:
@@ -86,16 +63,6 @@ def check_source(source: str) -> str:
             f"Unknown DATA_SOURCE {source!r}: use one of {', '.join(DATA_SOURCES)}."
         )
     return source
-
-
-def taxi_filename(colour: str, month: str) -> str:
-    """The TLC's name for a monthly file, e.g. green_tripdata_2023-01.parquet."""
-    return f"{check_colour(colour)}_tripdata_{check_month(month)}.parquet"
-
-
-def expected_columns(colour: str) -> tuple[str, ...]:
-    """The columns every file of that colour must have for the course's features."""
-    return (*DATETIME_COLUMNS[check_colour(colour)], *LOCATION_COLUMNS, "trip_distance")
 
 
 # files read whole once in this process, by (path, size, mtime): a later use reads the footer only
@@ -286,8 +253,6 @@ def get_taxi_file(
     check_source(source)
     folder = resolve_data_dir(data_dir)
     if source == "synthetic":
-        from helpers.synthetic import synthetic_file
-
         return TaxiFile(
             colour, month, synthetic_file(colour, month, folder, synthetic_rows), "synthetic"
         )
@@ -301,8 +266,6 @@ def get_taxi_file(
     except TaxiDataError as exc:
         if source == "tlc":
             raise
-        from helpers.synthetic import synthetic_file
-
         message = (
             f"DATA_SOURCE='auto': {name} is not in {display_path(folder)} and could not be "
             f"downloaded; using GENERATED data instead (numbers will differ from the course). "

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.feature_extraction import DictVectorizer
 
 CATEGORICAL = ["PU_DO"]
@@ -98,3 +99,45 @@ def course_fit_features(df: pd.DataFrame) -> tuple[DictVectorizer, sp.csr_matrix
 def target(df: pd.DataFrame) -> np.ndarray:
     """The target: trip duration in minutes (02)."""
     return df[TARGET].to_numpy()
+
+
+class ZoneFeatures(BaseEstimator, TransformerMixin):
+    """Pickup zone, dropoff zone and distance as a dense float32 matrix (03)."""
+
+    columns = ["PULocationID", "DOLocationID", "trip_distance"]
+
+    def fit(self, X: pd.DataFrame, y=None) -> ZoneFeatures:
+        self.feature_names_ = list(self.columns)
+        return self
+
+    def transform(self, X: pd.DataFrame) -> np.ndarray:
+        return np.column_stack(
+            [pd.to_numeric(X[c], errors="coerce").to_numpy(np.float32) for c in self.columns]
+        )
+
+    def get_feature_names_out(self, input_features=None) -> np.ndarray:
+        return np.asarray(self.columns, dtype=object)
+
+
+class OneHotFeatures(BaseEstimator, TransformerMixin):
+    """The course's features (PU_DO one-hot + trip_distance) as a fit/transform object (03)."""
+
+    def fit(self, X: pd.DataFrame, y=None) -> OneHotFeatures:
+        self.dv_, _ = fit_features(X)
+        return self
+
+    def transform(self, X: pd.DataFrame):
+        return transform_features(self.dv_, X)
+
+    def get_feature_names_out(self, input_features=None) -> np.ndarray:
+        return np.asarray(self.dv_.feature_names_, dtype=object)
+
+
+FEATURES = {"zones": ZoneFeatures, "onehot": OneHotFeatures}
+
+
+def make_features(kind: str, train_df: pd.DataFrame):
+    """A fitted preprocessor of kind 'zones' or 'onehot' (03)."""
+    if kind not in FEATURES:
+        raise ValueError(f"Unknown features {kind!r}: use one of {', '.join(FEATURES)}.")
+    return FEATURES[kind]().fit(train_df)

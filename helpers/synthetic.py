@@ -26,62 +26,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from helpers.data import check_colour, check_month, taxi_filename
+from helpers.schema import SCHEMAS, check_colour, check_month, taxi_filename
 
 N_ZONES = 265
 CITY_SEED = 20230101  # the city's layout: fixed, so every month describes the same city
 GREEN_ROWS = 68_000  # about one real green month
 YELLOW_ROWS = 3_000_000  # about one real yellow month
-
-_TS = pa.timestamp("us")
-GREEN_SCHEMA = pa.schema(
-    [
-        ("VendorID", pa.int64()),
-        ("lpep_pickup_datetime", _TS),
-        ("lpep_dropoff_datetime", _TS),
-        ("store_and_fwd_flag", pa.string()),
-        ("RatecodeID", pa.float64()),
-        ("PULocationID", pa.int64()),
-        ("DOLocationID", pa.int64()),
-        ("passenger_count", pa.float64()),
-        ("trip_distance", pa.float64()),
-        ("fare_amount", pa.float64()),
-        ("extra", pa.float64()),
-        ("mta_tax", pa.float64()),
-        ("tip_amount", pa.float64()),
-        ("tolls_amount", pa.float64()),
-        ("ehail_fee", pa.null()),
-        ("improvement_surcharge", pa.float64()),
-        ("total_amount", pa.float64()),
-        ("payment_type", pa.float64()),
-        ("trip_type", pa.float64()),
-        ("congestion_surcharge", pa.float64()),
-    ]
-)
-YELLOW_SCHEMA = pa.schema(
-    [
-        ("VendorID", pa.int64()),
-        ("tpep_pickup_datetime", _TS),
-        ("tpep_dropoff_datetime", _TS),
-        ("passenger_count", pa.float64()),
-        ("trip_distance", pa.float64()),
-        ("RatecodeID", pa.float64()),
-        ("store_and_fwd_flag", pa.string()),
-        ("PULocationID", pa.int64()),
-        ("DOLocationID", pa.int64()),
-        ("payment_type", pa.int64()),
-        ("fare_amount", pa.float64()),
-        ("extra", pa.float64()),
-        ("mta_tax", pa.float64()),
-        ("tip_amount", pa.float64()),
-        ("tolls_amount", pa.float64()),
-        ("improvement_surcharge", pa.float64()),
-        ("total_amount", pa.float64()),
-        ("congestion_surcharge", pa.float64()),
-        ("airport_fee", pa.float64()),
-    ]
-)
-SCHEMAS = {"green": GREEN_SCHEMA, "yellow": YELLOW_SCHEMA}
 
 
 def month_seed(colour: str, month: str) -> int:

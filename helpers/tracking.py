@@ -47,11 +47,13 @@ FAIL_FAST_HTTP = {
 }
 
 
-def _masked(uri: str) -> str:
+def mask_uri(uri: str) -> str:
+    """A URI with its password replaced by *** (safe to print) (07)."""
     parts = urllib.parse.urlsplit(uri)
     if parts.password is None:
         return uri
-    return uri.replace(f":{parts.password}@", ":***@", 1)
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
 
 
 def check_tracking_uri(uri: str) -> str:
@@ -68,7 +70,7 @@ def check_tracking_uri(uri: str) -> str:
     allow_files = os.environ.get("MLFLOW_ALLOW_FILE_STORE", "").lower() in ("1", "true")
     if not scheme and allow_files:
         return uri
-    shown = _masked(uri)
+    shown = mask_uri(uri)
     close = difflib.get_close_matches(base, TRACKING_SCHEMES, n=1, cutoff=0.5)
     guess = f" Did you mean {close[0]}://?" if close else ""
     what = f"an unknown scheme {scheme!r}" if scheme else "no scheme"
@@ -96,26 +98,35 @@ def default_tracking_uri() -> str:
     return f"sqlite:///{repo_root() / 'mlflow.db'}"
 
 
-def check_tracking_server(uri: str, timeout: float = 5.0) -> None:
-    """Raise a clear error when an http(s) tracking URI does not answer `/health` (01)."""
+def health_problem(url: str, timeout: float = 5.0) -> str | None:
+    """None when the server at `url` answers `/health`, else why not (01; servers poll it too).
+
+    A 401 or 403 counts as an answer: a server with authentication is up, just not open to us.
+    """
+    try:
+        with urllib.request.urlopen(f"{url.rstrip('/')}/health", timeout=timeout) as resp:
+            return None if resp.status == 200 else f"HTTP {resp.status}"
+    except urllib.error.HTTPError as exc:
+        return None if exc.code in (401, 403) else f"HTTP {exc.code}"
+    except (urllib.error.URLError, OSError) as exc:
+        return str(getattr(exc, "reason", exc))
+
+
+START_SERVER_HINT = (
+    "Start it (e.g. `mlflow server --host 127.0.0.1 --port 5000`) or leave TRACKING_URI empty "
+    "to use the local mlflow.db."
+)
+
+
+def check_tracking_server(uri: str, timeout: float = 5.0, hint: str = START_SERVER_HINT) -> None:
+    """Raise a clear error, ending with `hint`, when an http(s) URI does not answer `/health` (01)."""
     if not uri.startswith(("http://", "https://")):
         return
-    try:
-        with urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=timeout) as resp:
-            if resp.status == 200:
-                return
-            cause = f"HTTP {resp.status}"
-    except urllib.error.HTTPError as exc:
-        if exc.code in (401, 403):  # a server with authentication answers, just not to us
-            return
-        cause = f"HTTP {exc.code}"
-    except (urllib.error.URLError, OSError) as exc:
-        cause = str(getattr(exc, "reason", exc))
-    raise TrackingServerError(
-        f"The MLflow tracking server at {uri} does not answer ({cause}). Start it "
-        f"(e.g. `mlflow server --host 127.0.0.1 --port 5000`) or leave TRACKING_URI empty to "
-        f"use the local mlflow.db."
-    )
+    cause = health_problem(uri, timeout)
+    if cause is not None:
+        raise TrackingServerError(
+            f"The MLflow tracking server at {uri} does not answer ({cause}). {hint}"
+        )
 
 
 def artifact_root(tracking_uri: str) -> str | None:

@@ -15,13 +15,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 from hyperopt import hp
 from hyperopt.pyll import scope
-from sklearn.base import BaseEstimator, TransformerMixin
 
-from helpers.features import fit_features, target, transform_features
+# the transformers live in helpers.features; notebooks 03, 04 and 09 call tuning.make_features
+from helpers.features import make_features, target  # noqa: F401
 
 # The homework's search over RandomForestRegressor, written once as data: each parameter's
 # inclusive integer bounds. scripts/homework/hpo.py turns it into a hyperopt space (08),
@@ -32,41 +31,6 @@ RANDOM_FOREST_SPACE: dict[str, tuple[int, int]] = {
     "min_samples_split": (2, 10),
     "min_samples_leaf": (1, 4),
 }
-
-
-class ZoneFeatures(BaseEstimator, TransformerMixin):
-    """Pickup zone, dropoff zone and distance as a dense float32 matrix (03)."""
-
-    columns = ["PULocationID", "DOLocationID", "trip_distance"]
-
-    def fit(self, X: pd.DataFrame, y=None) -> ZoneFeatures:
-        self.feature_names_ = list(self.columns)
-        return self
-
-    def transform(self, X: pd.DataFrame) -> np.ndarray:
-        return np.column_stack(
-            [pd.to_numeric(X[c], errors="coerce").to_numpy(np.float32) for c in self.columns]
-        )
-
-    def get_feature_names_out(self, input_features=None) -> np.ndarray:
-        return np.asarray(self.columns, dtype=object)
-
-
-class OneHotFeatures(BaseEstimator, TransformerMixin):
-    """The course's features (PU_DO one-hot + trip_distance) as a fit/transform object (03)."""
-
-    def fit(self, X: pd.DataFrame, y=None) -> OneHotFeatures:
-        self.dv_, _ = fit_features(X)
-        return self
-
-    def transform(self, X: pd.DataFrame):
-        return transform_features(self.dv_, X)
-
-    def get_feature_names_out(self, input_features=None) -> np.ndarray:
-        return np.asarray(self.dv_.feature_names_, dtype=object)
-
-
-FEATURES = {"zones": ZoneFeatures, "onehot": OneHotFeatures}
 
 
 # Each search space is written once, as data: parameter -> (kind, low, high), where kind is "int"
@@ -161,13 +125,6 @@ def search_setup(name: str = "fast", device: str = "cpu") -> SearchSetup:
     return SearchSetup(name, features, SPACES[name], 1000, 50, extra)
 
 
-def make_features(kind: str, train_df: pd.DataFrame):
-    """A fitted preprocessor of kind 'zones' or 'onehot' (03)."""
-    if kind not in FEATURES:
-        raise ValueError(f"Unknown features {kind!r}: use one of {', '.join(FEATURES)}.")
-    return FEATURES[kind]().fit(train_df)
-
-
 def make_dmatrices(preprocessor, train_df: pd.DataFrame, valid_df: pd.DataFrame):
     """xgboost's training and validation DMatrix for a fitted preprocessor (03)."""
     import xgboost as xgb
@@ -181,3 +138,25 @@ def make_dmatrices(preprocessor, train_df: pd.DataFrame, valid_df: pd.DataFrame)
         preprocessor.transform(valid_df), label=target(valid_df), feature_names=names
     )
     return train, valid
+
+
+def train_trial(
+    setup: SearchSetup, params: dict, dtrain, dvalid, num_boost_round: int | None = None
+):
+    """One trial of notebook 03's objective, without logging: the booster and its validation RMSE.
+
+    Notebook 03 writes this out in its objective; the benchmark and the tests call it (03).
+    """
+    import xgboost as xgb
+    from sklearn.metrics import root_mean_squared_error
+
+    booster = xgb.train(
+        {**params, **setup.extra_params},
+        dtrain,
+        num_boost_round=num_boost_round or setup.num_boost_round,
+        evals=[(dvalid, "validation")],
+        early_stopping_rounds=setup.early_stopping_rounds,
+        verbose_eval=False,
+    )
+    y_pred = booster.predict(dvalid, iteration_range=(0, booster.best_iteration + 1))
+    return booster, float(root_mean_squared_error(dvalid.get_label(), y_pred))

@@ -63,10 +63,8 @@ def run_side(
     """Run one search as notebook 03 does (features, space, early stopping, MLflow child runs)."""
     import mlflow
     import numpy as np
-    import xgboost as xgb
     from hyperopt import STATUS_OK, Trials, fmin, tpe
     from hyperopt.early_stop import no_progress_loss
-    from sklearn.metrics import root_mean_squared_error
 
     setup = tuning.search_setup(search)
     rounds = num_boost_round or setup.num_boost_round
@@ -80,16 +78,7 @@ def run_side(
         t0 = time.perf_counter()
         with mlflow.start_run(nested=True):
             mlflow.log_params(params)
-            booster = xgb.train(
-                {**params, **setup.extra_params},
-                dtrain,
-                num_boost_round=rounds,
-                evals=[(dvalid, "validation")],
-                early_stopping_rounds=setup.early_stopping_rounds,
-                verbose_eval=False,
-            )
-            pred = booster.predict(dvalid, iteration_range=(0, booster.best_iteration + 1))
-            rmse = root_mean_squared_error(dvalid.get_label(), pred)
+            _, rmse = tuning.train_trial(setup, params, dtrain, dvalid, rounds)
             mlflow.log_metric("rmse", rmse)
         now = time.perf_counter()
         log.append(

@@ -3,7 +3,7 @@
 - system-metrics.png: the *System metrics* tab of notebook 03's hyperopt parent run (it logs with
   `log_system_metrics=True`, one sample a second), filtered to the CPU and memory charts.
 - jupyterlab.png: notebook 02 run by JupyterLab's own Run All in headless Chromium, the RMSE
-  comparison table in view (scripts/lab_session.py).
+  comparison table in view (infra/lab.py).
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from helpers import browser
-from scripts import lab_session
+from infra import browser
+from infra import lab as lab_session
 
 # the charts' search box takes a regular expression: CPU and memory, not disk and network
 SYSTEM_CHARTS = "cpu|memory"

@@ -9,7 +9,6 @@ root unless MLFLOW_TRACKING_URI says otherwise.
 from __future__ import annotations
 
 import argparse
-import ast
 import atexit
 import json
 import os
@@ -22,9 +21,15 @@ import warnings
 from datetime import datetime, timezone
 from pathlib import Path
 
-import papermill as pm
-
 import helpers
+from infra.notebooks import (
+    NotebookFailed,
+    add_param_option,
+    course_notebooks,
+    failure,
+    parse_params,
+    run_notebook,
+)
 
 ROOT = helpers.repo_root()
 # The months every run here uses, the 2023 files of the MLflow homework. Notebook 10's own
@@ -43,30 +48,6 @@ def resolve_source(source: str, data_dir: str | None, colour: str, months: list[
             warnings.simplefilter("ignore")
             used.add(helpers.get_taxi_file(colour, month, "auto", data_dir).source)
     return "tlc" if used == {"tlc"} else "synthetic"
-
-
-def add_param_option(parser: argparse.ArgumentParser) -> None:
-    """`-p NAME VALUE`, repeatable: a notebook parameter (also used by scripts/screenshots.py)."""
-    parser.add_argument(
-        "-p",
-        "--param",
-        nargs=2,
-        action="append",
-        default=[],
-        metavar=("NAME", "VALUE"),
-        help="extra notebook parameter (value parsed as a Python literal when possible)",
-    )
-
-
-def parse_params(pairs: list[list[str]]) -> dict[str, object]:
-    """The `-p` pairs as notebook parameters: Python literals where they parse, else strings."""
-    params: dict[str, object] = {}
-    for name, value in pairs:
-        try:
-            params[name] = ast.literal_eval(value)
-        except (ValueError, SyntaxError):
-            params[name] = value
-    return params
 
 
 def notebook_params(name: str, params: dict) -> dict:
@@ -94,9 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     add_param_option(parser)
     args = parser.parse_args(argv)
 
-    notebooks = sorted((ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb"))
-    if args.only:
-        notebooks = [nb for nb in notebooks if nb.name.startswith(tuple(args.only))]
+    notebooks = course_notebooks(args.only)
     source = resolve_source(args.data_source, args.data_dir, "green", list(MONTHS.values()))
     if source == "synthetic":
         print("=" * 78)
@@ -135,16 +114,9 @@ def main(argv: list[str] | None = None) -> int:
         start = time.perf_counter()
         started = datetime.now(timezone.utc).isoformat(timespec="seconds")
         try:
-            pm.execute_notebook(
-                str(nb),
-                str(out / nb.name),
-                parameters=notebook_params(nb.name, params),
-                cwd=str(nb.parent),
-                kernel_name="python3",
-                progress_bar=True,
-            )
-        except pm.PapermillExecutionError as exc:
-            print(f"\n{nb.name} failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue}")
+            run_notebook(nb, out / nb.name, notebook_params(nb.name, params), progress_bar=True)
+        except NotebookFailed as exc:
+            print(f"\n{failure(nb.name, exc)}")
             print(f"Open {helpers.display_path(out / nb.name)} to see the failing cell.")
             return 1
         timings.append((nb.name, time.perf_counter() - start))

@@ -27,25 +27,28 @@ Needs Chromium: `apt-get install -y chromium` (Debian/Ubuntu), or CHROMIUM_PATH.
 from __future__ import annotations
 
 import argparse
-import ast
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 import warnings
 from pathlib import Path
 
-import papermill as pm
+import extra_pictures  # scripts/extra_pictures.py: this script's folder is on sys.path
 
 import helpers
-from helpers import browser, servers
-
-sys.path.insert(0, str(helpers.repo_root()))  # `scripts.` when run as `python scripts/...`
-from scripts import extra_pictures  # noqa: E402
-from scripts.run_notebooks import add_param_option, parse_params  # noqa: E402
+from infra import browser, servers
+from infra.notebooks import (
+    NotebookFailed,
+    add_param_option,
+    course_notebooks,
+    failure,
+    notebook_parameters,
+    parse_params,
+    run_notebook,
+)
 
 ROOT = helpers.repo_root()
 IMGS = ROOT / "imgs"
@@ -94,23 +97,9 @@ def prepare_data(source: str, data_dir: str | None) -> tuple[str, Path]:
     return "tlc", folder
 
 
-def notebook_parameters(path: Path) -> dict[str, object]:
-    """The names and default values of the notebook's `parameters` cell."""
-    nb = json.loads(path.read_text())
-    (cell,) = [c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", [])]
-    out = {}
-    for node in ast.parse("".join(cell["source"])).body:
-        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
-            try:
-                out[node.targets[0].id] = ast.literal_eval(node.value)
-            except ValueError:
-                out[node.targets[0].id] = None
-    return out
-
-
-def course_notebooks() -> list[Path]:
+def pictured_notebooks() -> list[Path]:
     """Notebooks 01-04, and 05-06 once 06 (the model registry, which builds on 05) exists."""
-    found = {p.name[:2]: p for p in sorted((ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb"))}
+    found = {p.name[:2]: p for p in course_notebooks()}
     wanted = ["01", "02", "03", "04"] + (["05", "06"] if "06" in found else [])
     return [found[p] for p in wanted if p in found]
 
@@ -118,25 +107,16 @@ def course_notebooks() -> list[Path]:
 def run_notebooks(workdir: Path, params: dict[str, object]) -> dict[str, dict]:
     """Run the course notebooks in order; return each one's parameters as run, keyed '01', ..."""
     used = {}
-    for nb in course_notebooks():
+    for nb in pictured_notebooks():
         known = notebook_parameters(nb)
         given = {k: v for k, v in params.items() if k in known}
         shown = {k: v for k, v in given.items() if k != "DATA_DIR"}
         print(f"--- {nb.name} {shown}", flush=True)
         start = time.perf_counter()
         try:
-            pm.execute_notebook(
-                str(nb),
-                str(workdir / nb.name),
-                parameters=given,
-                cwd=str(workdir),
-                kernel_name="python3",
-                progress_bar=False,
-            )
-        except pm.PapermillExecutionError as exc:
-            raise SystemExit(
-                f"{nb.name} failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue}"
-            ) from exc
+            run_notebook(nb, workdir / nb.name, given, cwd=workdir)
+        except NotebookFailed as exc:
+            raise SystemExit(failure(nb.name, exc)) from exc
         print(f"    {time.perf_counter() - start:.0f} s", flush=True)
         used[nb.name[:2]] = {**known, **given}
     return used
@@ -251,20 +231,10 @@ def take_screenshots(
 def plain_ui_models_page(out: Path) -> Path:
     """models_error.png: the models tab of `mlflow ui` started with no arguments in an empty folder."""
     with tempfile.TemporaryDirectory(prefix="plain-mlflow-ui-") as folder:
-        port = servers.free_port()
-        log_path = Path(folder) / "ui.log"
-        with open(log_path, "wb") as log:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "mlflow", "ui", "--host", "127.0.0.1", "--port", str(port)],
-                cwd=folder,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-        server = servers.MlflowServer(f"http://127.0.0.1:{port}", process, log_path, [])
+        server = servers.launch(
+            [sys.executable, "-m", "mlflow", "ui"], folder, name="ui", cwd=folder
+        )
         try:
-            servers.wait_until_ready(server.url, 90, process, log_path)
             with browser.MlflowUI(server.url) as ui:
                 ui.open("/models", "Registered Models", "Share and manage machine learning models")
                 ui.page.keyboard.press("Escape")  # the promotion dialog, should it come back
@@ -320,7 +290,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.url:
         from mlflow import MlflowClient
 
-        used = {nb.name[:2]: notebook_parameters(nb) for nb in course_notebooks()}
+        used = {nb.name[:2]: notebook_parameters(nb) for nb in pictured_notebooks()}
         take_screenshots(args.url, MlflowClient(args.url), used, out, only)
         return 0
     with warnings.catch_warnings():

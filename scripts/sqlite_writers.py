@@ -104,7 +104,7 @@ def fresh(folder: Path, processes: int, repeats: int, together: bool = False) ->
 
 def existing(folder: Path, processes: int, runs: int, metrics: int) -> None:
     """`processes` processes log `runs` runs of `metrics` metrics into a file created first."""
-    from helpers.servers import prepare_sqlite
+    from infra.stores import prepare_sqlite
 
     uri = prepare_sqlite(folder / "existing.db")
     alone = _race(prepare_sqlite(folder / "alone.db"), "0", 1, 2, metrics)[0][2]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -123,10 +124,33 @@ class Chain:
     env: dict[str, str] = field(default_factory=dict)
     executed: dict[str, object] = field(default_factory=dict)  # prefix -> notebook or nbval result
     seconds: dict[str, float] = field(default_factory=dict)
+    plan: dict[str, dict] = field(default_factory=dict)  # prefix -> parameters, in order
+    run: Callable[..., object] | None = None  # run(prefix, **parameters)
 
     @property
     def client(self) -> MlflowClient:
         return MlflowClient(self.uri)
+
+    def through(self, prefix: str):
+        """The run of `prefix`; it and the notebooks planned before it run first, once each."""
+        for name, params in self.plan.items():
+            if name not in self.executed:
+                start = time.perf_counter()
+                self.executed[name] = self.run(name, **params)
+                self.seconds[name] = round(time.perf_counter() - start, 1)
+                print(f"{name}: {self.seconds[name]} s")
+            if name == prefix:
+                return self.executed[name]
+        raise KeyError(f"notebook {prefix} is not in the chain's plan")
+
+
+@pytest.fixture(scope="module")
+def course_store(synthetic_course) -> MlflowClient:
+    """The store in which 01..06 ran in order on generated data, as MLflow's current store."""
+    import mlflow
+
+    mlflow.set_tracking_uri(synthetic_course.uri)
+    return synthetic_course.client
 
 
 @pytest.fixture(scope="session")
@@ -155,7 +179,7 @@ def synthetic_course(tmp_path_factory) -> Chain:
         start = time.perf_counter()
         chain.executed[prefix] = run_papermill(prefix, root, NOTEBOOK_ENV, **common, **params)
         chain.seconds[prefix] = round(time.perf_counter() - start, 1)
-    # 06 again: a second run must register nothing twice and keep the champion (test_notebooks_05_08)
+    # 06 again: a second run must register nothing twice and keep the champion (test_06_*)
     chain.executed["06-again"] = run_papermill(
         "06", root, NOTEBOOK_ENV, **common, **dict(steps)["06"]
     )
@@ -163,60 +187,87 @@ def synthetic_course(tmp_path_factory) -> Chain:
     return chain
 
 
-# nbval re-runs 04 with fewer trees than the committed outputs' (its checked figure is xgboost's)
+@pytest.fixture(scope="module")
+def store(synthetic_course) -> dict:
+    """The chain's store, data folder and executed notebooks, the store MLflow points at (the
+    tests of 05 and 06; those of 07 and 08 have a `store` of their own, in their modules)."""
+    import mlflow
+
+    mlflow.set_tracking_uri(synthetic_course.uri)
+    return {
+        "root": synthetic_course.root,
+        "client": synthetic_course.client,
+        "nb": synthetic_course.executed,
+        "uri": synthetic_course.uri,
+    }
+
+
+# The committed notebooks re-executed by nbval on the real files: cells tagged
+# `nbval-check-output` must reproduce their committed outputs exactly.
 REAL_PARAMS = {
     "01": {},
     "02": {},
     # the full hyperopt search: its best trial (and 04-06 built on it) are checked figures;
-    # Optuna's search beside it is tested on generated data (test_notebooks)
+    # Optuna's search beside it is tested on generated data (test_03_*)
     "03": {"ENGINE": "hyperopt"},
-    "04": {"N_ESTIMATORS": 5},
+    "04": {
+        "N_ESTIMATORS": 5
+    },  # fewer trees than the committed run: its checked figure is xgboost's
+    "05": {},
+    "06": {},
+    "07": {"SCENARIOS": [1]},  # the servers of scenarios 2 and 3 are tested on generated data
+    "08": {},  # the homework's own search (15 trials, top 5): its answers are checked cells
 }
 
 
 @pytest.fixture(scope="session")
 def real_course(real_data_dir, tmp_path_factory) -> Chain:
-    """The committed 01-04 re-executed by nbval on the real files, in order, into one store."""
+    """The committed 01-08 under nbval on the real files, in order into one store (05 and 06 work
+    on the runs of 02-04), each when a test first asks for it: `real_course.through("05")`."""
     root = tmp_path_factory.mktemp("course-real")
     uri = f"sqlite:///{root / 'mlflow.db'}"
     # no inference timeout here: its warning would print in cells whose output nbval compares
     env = {"MLFLOW_LOGGING_LEVEL": "WARNING", "TAXI_DATA_DIR": str(real_data_dir)}
     env["MLFLOW_TRACKING_URI"] = uri
-    chain = Chain(root, uri, env)
-    for prefix, params in REAL_PARAMS.items():
-        start = time.perf_counter()
-        chain.executed[prefix] = run_nbval(prefix, root, env, **params)
-        chain.seconds[prefix] = round(time.perf_counter() - start, 1)
-    print("nbval seconds, real data:", chain.seconds)
-    return chain
+
+    def run(prefix: str, **params):
+        work = {"WORK_DIR": str(root / f"work{prefix}")} if prefix in ("07", "08") else {}
+        return run_nbval(prefix, root, env, **params, **work)
+
+    return Chain(root, uri, env, plan=REAL_PARAMS, run=run)
+
+
+def assert_nbval_passed(result) -> None:
+    """nbval's run of a committed notebook passed: every cell ran, checked outputs reproduced."""
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
+    assert " passed" in result.stdout and "failed" not in result.stdout.splitlines()[-1]
 
 
 # --- running on 2 cores: `make test` runs the suite with pytest-xdist, `-n 2`
 #
-# The work units are the notebook chains (their modules go to one worker, so each chain runs
-# once) and the other test modules (module-scoped fixtures run once). Longest first: xdist gives
-# each worker two units to start with, then one more whenever a worker runs dry.
-# (xdist's own `--dist loadgroup` cannot be used: it renames items through `Item._nodeid`,
-# which pytest 9 no longer reads, so its groups are silently ignored.)
-UNITS = {
-    "test_nbval.py": "real-course",
-    "test_nbval_05_08.py": "real-course",
-    "test_notebooks.py": "synthetic-course",
-    "test_notebooks_05_08.py": "synthetic-course",
-    "test_browser_ui.py": "synthetic-course",
-}
+# The work units are the notebook chains (their tests go to one worker, so each chain runs
+# once) and the other test modules (module-scoped fixtures run once). Each of notebooks 01-08
+# has one file, tests/test_NN_<notebook>.py: its tests on generated data belong to the chain
+# on generated data, its `test_committed_*` tests (nbval on the real files) to the real chain.
+# Longest first: xdist gives each worker two units to start with, then one more whenever a
+# worker runs dry. (xdist's own `--dist loadgroup` cannot be used: it renames items through
+# `Item._nodeid`, which pytest 9 no longer reads, so its groups are silently ignored.)
+CHAINED = tuple(f"test_{prefix}_" for prefix in REAL_PARAMS)
 LONGEST_FIRST = [
     "real-course",
     "synthetic-course",
-    "test_wandb_notebook.py",
-    "test_spark_notebook.py",
+    "test_10_experiment_tracking_wandb.py",
+    "test_09_distributed_tuning.py",
 ]
 
 
 def work_unit(nodeid: str) -> str:
     """The unit of a test: its chain, else its module's file name."""
-    module = Path(nodeid.split("::", 1)[0]).name
-    return UNITS.get(module, module)
+    path, _, name = nodeid.partition("::")
+    module = Path(path).name
+    if module.startswith(CHAINED) or module == "test_browser_ui.py":
+        return "real-course" if name.startswith("test_committed_") else "synthetic-course"
+    return module
 
 
 def pytest_collection_modifyitems(config, items):

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from helpers.tuning import SearchSetup
+from helpers.tuning import SearchSetup, train_trial
 
 
 @dataclass
@@ -66,12 +66,10 @@ def run_logged_search(
     it retries for about 4 minutes. `on_trial_end(trial_number, run_id, rmse)` is called after
     each trial is logged.
     """
-    import xgboost as xgb
     from hyperopt import STATUS_OK, Trials, fmin, tpe
     from mlflow import MlflowClient
     from mlflow.entities import Metric, Param
     from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME
-    from sklearn.metrics import root_mean_squared_error
 
     client = MlflowClient(tracking_uri)
     tags = dict(tags or {})
@@ -89,16 +87,7 @@ def run_logged_search(
                 MLFLOW_PARENT_RUN_ID: parent_id,
             },
         )
-        booster = xgb.train(
-            {**params, **setup.extra_params},
-            dtrain,
-            num_boost_round=rounds,
-            evals=[(dvalid, "validation")],
-            early_stopping_rounds=setup.early_stopping_rounds,
-            verbose_eval=False,
-        )
-        y_pred = booster.predict(dvalid, iteration_range=(0, booster.best_iteration + 1))
-        rmse = float(root_mean_squared_error(dvalid.get_label(), y_pred))
+        booster, rmse = train_trial(setup, params, dtrain, dvalid, rounds)
         now = int(time.time() * 1000)
         client.log_batch(
             run.info.run_id,

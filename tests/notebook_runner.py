@@ -1,4 +1,4 @@
-"""Run the course notebooks with papermill or nbval from a temporary folder (used by the tests)."""
+"""Run the course notebooks for the tests: papermill (infra.notebooks) or nbval, into a temporary folder."""
 
 from __future__ import annotations
 
@@ -8,20 +8,12 @@ import sys
 from pathlib import Path
 
 import nbformat
-import papermill as pm
-import pytest
 from papermill.parameterize import parameterize_notebook
 
 import helpers
+from infra.notebooks import NOTEBOOKS, notebook, run_notebook
 
-NOTEBOOKS = helpers.repo_root() / "notebooks"
 SANITIZE = helpers.repo_root() / "tests" / "nbval_sanitize.cfg"
-
-
-def notebook(prefix: str) -> Path:
-    """The committed notebook whose name starts with `prefix` (e.g. '03')."""
-    (path,) = sorted(NOTEBOOKS.glob(f"{prefix}-*.ipynb"))
-    return path
 
 
 def run_papermill(
@@ -34,17 +26,8 @@ def run_papermill(
     """
     out = workdir / f"executed-{notebook(prefix).name}"
     before = files_under(NOTEBOOKS)
-    with pytest.MonkeyPatch.context() as patch:
-        for key, value in (env or {}).items():
-            patch.setenv(key, value)
-        executed = pm.execute_notebook(
-            str(notebook(prefix)),
-            str(out),
-            parameters=params,
-            cwd=str(NOTEBOOKS),  # where Jupyter starts the kernel: paths must not depend on it
-            kernel_name="python3",
-            progress_bar=False,
-        )
+    # started in notebooks/, where Jupyter starts the kernel: paths must not depend on it
+    executed = run_notebook(notebook(prefix), out, params, env=env)
     written = sorted(files_under(NOTEBOOKS) - before)
     assert not written, f"notebook {prefix} wrote into notebooks/: {written}"
     return executed

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import tempfile
@@ -11,7 +12,19 @@ import pytest
 
 import helpers
 from helpers.features import course_fit_features, fit_features, to_records, transform_features
-from scripts.benchmark_tuning import main as benchmark_main
+from tests.notebook_runner import notebook
+
+
+def load_script(name: str):
+    """scripts/<name>.py as a module: scripts/ is a folder of programs, not a package."""
+    path = helpers.repo_root() / "scripts" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"script_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+benchmark = load_script("benchmark_tuning")
 
 
 def test_fast_features_equal_the_course_dictvectorizer(synthetic_dir):
@@ -39,7 +52,7 @@ def temp_root(tmp_path, monkeypatch):
 
 
 def test_benchmark_smoke_writes_both_sides(tmp_path, temp_root, capsys):
-    assert benchmark_main(["--smoke", "--out", str(tmp_path / "out")]) == 0
+    assert benchmark.main(["--smoke", "--out", str(tmp_path / "out")]) == 0
     assert list(temp_root.iterdir()) == [], "temporary data or MLflow store left behind"
     tmp_path = tmp_path / "out"
     result = json.loads((tmp_path / "tuning.json").read_text())
@@ -55,7 +68,7 @@ def test_benchmark_smoke_writes_both_sides(tmp_path, temp_root, capsys):
 
 
 def test_feature_benchmark_smoke(tmp_path, temp_root):
-    assert benchmark_main(["--features-scale", "--smoke", "--out", str(tmp_path)]) == 0
+    assert benchmark.main(["--features-scale", "--smoke", "--out", str(tmp_path)]) == 0
     assert list(temp_root.iterdir()) == [], "the generated yellow month was left behind"
     result = json.loads((tmp_path / "features.json").read_text())
     assert result["course"]["shape"] == result["helpers"]["shape"]
@@ -66,11 +79,8 @@ def test_benchmark_defaults_are_notebook_03_defaults():
     """Side (b) of the benchmark is the search notebook 03 runs by default."""
     import papermill as pm
 
-    from scripts.benchmark_tuning import build_parser
-    from tests.notebook_runner import notebook
-
     params = pm.inspect_notebook(str(notebook("03")))
-    defaults = build_parser().parse_args([])
+    defaults = benchmark.build_parser().parse_args([])
     assert params["SEARCH"]["default"] == '"fast"'
     assert int(params["MAX_EVALS"]["default"]) == defaults.fast_trials
     assert int(params["STOP_AFTER"]["default"]) == defaults.stop_after

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import pytest
 
-from helpers import browser, servers
+from infra import browser, servers
 from tests.conftest import EXPERIMENT, REGISTERED, require
 
 

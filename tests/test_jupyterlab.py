@@ -5,7 +5,7 @@ small sizes of the other tests), with private Jupyter folders and a token. The b
 notebook, picks Run → Run All Cells from the menu bar, and waits until no cell is pending and the
 kernel is idle. The checks read the page as a learner does: every code cell has an execution
 number, no cell shows a traceback, the comparison table lists every run with the `rmse` MLflow
-holds. The server and its kernel are stopped whatever happens (scripts/lab_session.py).
+holds. The server and its kernel are stopped whatever happens (infra/lab.py).
 Skipped, with the reason, without Chromium or JupyterLab; a failure under CI=true.
 """
 
@@ -21,8 +21,8 @@ import psutil
 import pytest
 from mlflow import MlflowClient
 
-from helpers import browser
-from scripts import lab_session
+from infra import browser
+from infra import lab as lab_session
 from tests.conftest import NOTEBOOK_ENV, ROOT, SMALL, require
 from tests.notebook_runner import files_under, notebook
 

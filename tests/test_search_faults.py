@@ -16,8 +16,9 @@ import time
 import pytest
 from mlflow import MlflowClient
 
-from helpers import servers, tracking, tuning
+from helpers import tracking, tuning
 from helpers.synthetic import write_synthetic_month
+from infra import servers
 from tests.logged_search import run_logged_search
 
 ROWS = 3_000

@@ -17,8 +17,7 @@ from mlflow import MlflowClient
 from mlflow.entities import Metric, Param
 from mlflow.exceptions import MlflowException
 
-from helpers import servers
-from tests import postgres_db
+from infra import servers, stores
 from tests.conftest import require
 
 WORKERS, RUNS_PER_WORKER, METRICS_PER_RUN = 8, 20, 10
@@ -73,7 +72,7 @@ def auth_server(request, tmp_path_factory):
     base = require_postgres() if kind == "postgresql" else None
     root = tmp_path_factory.mktemp(f"auth-server-{kind}")
     backend = (
-        postgres_db.create_database(base, "auth_test")
+        stores.create_database(base, "auth_test")
         if base
         else servers.prepare_sqlite(root / "mlflow.db")
     )
@@ -94,7 +93,7 @@ def auth_server(request, tmp_path_factory):
     print(f"--- auth server log ({server.log_path}):\n{server.log_tail(30)}")
     server.stop()
     if base:
-        postgres_db.drop_database(base, backend)
+        stores.drop_database(base, backend)
 
 
 def backend_of(server_info) -> str:

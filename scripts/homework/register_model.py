@@ -14,7 +14,6 @@ import argparse
 import importlib.metadata
 import os
 import pickle
-import urllib.request
 
 import mlflow
 from mlflow import MlflowClient
@@ -36,6 +35,10 @@ SKOPS_TRUSTED_TYPES = ["sklearn.tree._tree.Tree"]
 # the datasets of each run: the UI's context, then the file preprocess_data.py wrote
 CONTEXTS = {"training": "train", "validation": "val", "test": "test"}
 REQUIREMENTS = ["mlflow", "scikit-learn", "scipy", "numpy", "skops"]
+START_SERVER = (
+    "Start it (mlflow server --backend-store-uri sqlite:///mlflow.db "
+    "--artifacts-destination ./artifacts) or pass --tracking-uri."
+)
 
 
 def load_pickle(path: str):
@@ -49,15 +52,10 @@ def load_pickle(path: str):
 
 def check_server(tracking_uri: str) -> None:
     """Stop with a clear message when an http(s) tracking server does not answer."""
-    if tracking_uri.startswith(("http://", "https://")):
-        try:
-            urllib.request.urlopen(f"{tracking_uri.rstrip('/')}/health", timeout=5).close()
-        except OSError as exc:
-            raise SystemExit(
-                f"The MLflow tracking server at {tracking_uri} does not answer ({exc}). Start "
-                f"it (mlflow server --backend-store-uri sqlite:///mlflow.db "
-                f"--artifacts-destination ./artifacts) or pass --tracking-uri."
-            ) from None
+    try:
+        helpers.check_tracking_server(tracking_uri, hint=START_SERVER)
+    except helpers.TrackingServerError as exc:
+        raise SystemExit(str(exc)) from None
 
 
 def train_and_log_model(data_path: str, params: dict[str, str], tags: dict[str, str]) -> str:

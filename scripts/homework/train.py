@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import os
 import pickle
-import urllib.request
 
 import mlflow
 from sklearn.ensemble import RandomForestRegressor
@@ -20,6 +19,10 @@ from sklearn.metrics import root_mean_squared_error
 import helpers
 
 EXPERIMENT_NAME = "random-forest-train"
+START_SERVER = (
+    "Start it (mlflow server --backend-store-uri sqlite:///mlflow.db "
+    "--artifacts-destination ./artifacts) or pass --tracking-uri."
+)
 
 
 def load_pickle(path: str):
@@ -33,15 +36,10 @@ def load_pickle(path: str):
 
 def check_server(tracking_uri: str) -> None:
     """Stop with a clear message when an http(s) tracking server does not answer."""
-    if tracking_uri.startswith(("http://", "https://")):
-        try:
-            urllib.request.urlopen(f"{tracking_uri.rstrip('/')}/health", timeout=5).close()
-        except OSError as exc:
-            raise SystemExit(
-                f"The MLflow tracking server at {tracking_uri} does not answer ({exc}). Start "
-                f"it (mlflow server --backend-store-uri sqlite:///mlflow.db "
-                f"--artifacts-destination ./artifacts) or pass --tracking-uri."
-            ) from None
+    try:
+        helpers.check_tracking_server(tracking_uri, hint=START_SERVER)
+    except helpers.TrackingServerError as exc:
+        raise SystemExit(str(exc)) from None
 
 
 def run_train(data_path: str, tags: dict[str, str]) -> None:

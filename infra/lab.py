@@ -35,7 +35,7 @@ from pathlib import Path
 import nbformat
 
 import helpers
-from helpers import browser, servers
+from infra import browser, servers
 
 ROOT = helpers.repo_root()
 

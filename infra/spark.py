@@ -114,7 +114,7 @@ def start_local_spark(
     xgboost), so it is set to this kernel's interpreter. The web UI and the console progress bars
     are off, the JVM logs errors only, its console output goes to `<work_dir>/spark.log`, and a
     local Spark binds to 127.0.0.1. `preload` names modules that Spark's Python daemon imports
-    once, before it forks a worker for each task (see helpers/spark_daemon.py).
+    once, before it forks a worker for each task (see infra/spark_daemon.py).
     """
     os.environ["PYSPARK_PYTHON"] = sys.executable
     os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
@@ -146,7 +146,7 @@ def start_local_spark(
             "spark.driver.bindAddress", "127.0.0.1"
         )
     if preload:
-        builder = builder.config("spark.python.daemon.module", "helpers.spark_daemon").config(
+        builder = builder.config("spark.python.daemon.module", "infra.spark_daemon").config(
             "spark.executorEnv.HELPERS_SPARK_PRELOAD", ",".join(preload)
         )
     log_path = work_dir / "spark.log"

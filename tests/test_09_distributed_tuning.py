@@ -27,8 +27,8 @@ import nbformat
 import pytest
 from mlflow import MlflowClient
 
-from helpers import servers
-from helpers import spark as local_spark
+from infra import servers
+from infra import spark as local_spark
 from tests.conftest import require
 from tests.notebook_runner import notebook, notebook_text, run_nbval, run_papermill
 

@@ -231,7 +231,7 @@ def register_fallback_champion(
         experiment_ids=[experiment.experiment_id],
         filter_string=f"source_run_id = '{best.info.run_id}'",
     )
-    note = "stand-in registered by helpers.browser until notebook 06 (model registry) exists"
+    note = "stand-in registered by infra.browser until notebook 06 (model registry) exists"
     client.create_registered_model(model_name, tags={"registered_by": "fallback"}, description=note)
     # the registry looks the logged model up through the global tracking URI: point it here, then back
     with _use_tracking_uri(tracking_uri):

@@ -1,0 +1,104 @@
+"""The one notebook runner: papermill, as Jupyter runs a notebook (`make run`, `make screenshots`, tests).
+
+`run_notebook` executes a notebook with the `python3` kernel, started in a chosen folder
+(notebooks/ by default, where Jupyter starts it), with parameters injected after the cell tagged
+`parameters` and, for the duration of the run, extra environment variables for the kernel.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import papermill as pm
+
+from helpers.paths import repo_root
+from infra.env import environment
+
+NOTEBOOKS = repo_root() / "notebooks"
+
+NotebookFailed = pm.PapermillExecutionError  # a cell raised: its exec_count, ename and evalue
+
+
+def course_notebooks(prefixes: list[str] | None = None) -> list[Path]:
+    """The committed notebooks `NN-*.ipynb` in reading order; only those of `prefixes` if given."""
+    found = sorted(NOTEBOOKS.glob("[0-9][0-9]-*.ipynb"))
+    return [nb for nb in found if not prefixes or nb.name.startswith(tuple(prefixes))]
+
+
+def notebook(prefix: str) -> Path:
+    """The committed notebook whose name starts with `prefix` (e.g. '03')."""
+    (path,) = sorted(NOTEBOOKS.glob(f"{prefix}-*.ipynb"))
+    return path
+
+
+def notebook_parameters(path: Path) -> dict[str, object]:
+    """The names and default values of a notebook's `parameters` cell (None where not a literal)."""
+    nb = json.loads(Path(path).read_text())
+    (cell,) = [c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", [])]
+    out = {}
+    for node in ast.parse("".join(cell["source"])).body:
+        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
+            try:
+                out[node.targets[0].id] = ast.literal_eval(node.value)
+            except ValueError:
+                out[node.targets[0].id] = None
+    return out
+
+
+def run_notebook(
+    path: str | os.PathLike,
+    output: str | os.PathLike,
+    params: Mapping[str, object] | None = None,
+    *,
+    cwd: str | os.PathLike = NOTEBOOKS,
+    env: Mapping[str, str] | None = None,
+    progress_bar: bool = False,
+):
+    """Execute `path` into `output` with papermill; return the executed notebook.
+
+    The kernel starts in `cwd` (notebooks/, as Jupyter starts it, unless told otherwise) with
+    `env` added to its environment. A failing cell raises NotebookFailed.
+    """
+    with environment(env):
+        return pm.execute_notebook(
+            str(path),
+            str(output),
+            parameters=dict(params or {}),
+            cwd=str(cwd),
+            kernel_name="python3",
+            progress_bar=progress_bar,
+        )
+
+
+def failure(name: str, exc: NotebookFailed) -> str:
+    """One line on the failing cell of a notebook run."""
+    return f"{name} failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue}"
+
+
+def add_param_option(parser: argparse.ArgumentParser) -> None:
+    """`-p NAME VALUE`, repeatable: a notebook parameter (scripts/run_notebooks.py, screenshots.py)."""
+    parser.add_argument(
+        "-p",
+        "--param",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("NAME", "VALUE"),
+        help="extra notebook parameter (value parsed as a Python literal when possible)",
+    )
+
+
+def parse_params(pairs: list[list[str]]) -> dict[str, object]:
+    """The `-p` pairs as notebook parameters: Python literals where they parse, else strings."""
+    params: dict[str, object] = {}
+    for name, value in pairs:
+        try:
+            params[name] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            params[name] = value
+    return params

@@ -1,0 +1,48 @@
+"""What every committed notebook shares: one `parameters` cell with the public names, and no
+execution metadata."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.notebook_runner import NOTEBOOKS
+
+CONTRACT = {
+    "DATA_SOURCE",
+    "DATA_DIR",
+    "TAXI_COLOR",
+    "TRAIN_MONTH",
+    "VALID_MONTH",
+    "TEST_MONTH",
+    "TRACKING_URI",
+    "EXPERIMENT_NAME",
+}
+
+
+@pytest.mark.parametrize(
+    "path", sorted(NOTEBOOKS.glob("[0-9][0-9]-*.ipynb")), ids=lambda p: p.name[:2]
+)
+def test_every_notebook_has_the_public_parameters(path):
+    """One `parameters` cell per notebook, holding the public names, all parseable by papermill."""
+    import nbformat
+    import papermill as pm
+
+    nb = nbformat.read(path, as_version=4)
+    tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1, f"{path.name}: exactly one cell must be tagged `parameters`"
+    params = pm.inspect_notebook(str(path))
+    assert CONTRACT <= set(params), f"{path.name} lacks {sorted(CONTRACT - set(params))}"
+    assert params["DATA_SOURCE"]["default"] == '"auto"'
+    assert params["TRAIN_MONTH"]["default"] == '"2023-01"'
+
+
+def test_committed_notebooks_are_clean():
+    """Committed notebooks carry no execution metadata (run `make clean-notebooks` if this fails)."""
+    import subprocess
+    import sys
+
+    script = NOTEBOOKS.parent / "scripts" / "clean_notebooks.py"
+    result = subprocess.run(
+        [sys.executable, str(script), "--check"], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout
