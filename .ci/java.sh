@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A Java runtime for Spark (notebook 09, tests/test_spark_notebook.py), from Debian's packages
+# A Java runtime for Spark (notebook 09, tests/test_09_distributed_tuning.py), from Debian's packages
 # when none is found. pyspark (mlflow_requirements.txt) brings Spark itself; it needs Java 17 or
 # later. Without Java the notebook skips its Spark cells and the Spark tests are skipped.
 #

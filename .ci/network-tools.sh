@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # strace, unshare and ip for the network-isolation checks of notebook 10
-# (tests/test_wandb_notebook.py): the notebook runs in an empty network namespace (unshare, ip)
+# (tests/test_10_experiment_tracking_wandb.py): the notebook runs in an empty network namespace (unshare, ip)
 # and every connection attempt is recorded (strace). From Debian's packages when missing.
 #
 #   bash .ci/network-tools.sh     # exit 0 when all three are on the PATH afterwards
