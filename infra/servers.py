@@ -23,24 +23,6 @@ from pathlib import Path
 
 from helpers.tracking import health_problem, mask_uri
 
-# Notebook 07 reaches the store and authentication set-up through this module, as `servers.*`;
-# they live in infra.stores and infra.auth.
-from infra.auth import (  # noqa: F401
-    auth_server_env,
-    credentials,
-    http_status,
-    new_password,
-    write_auth_config,
-)
-from infra.stores import (  # noqa: F401
-    START_POSTGRES_HINT,
-    check_postgres,
-    postgres_uri,
-    postgres_version,
-    prepare_sqlite,
-    sqlite_uri,
-)
-
 _RUNNING: weakref.WeakSet = weakref.WeakSet()
 
 

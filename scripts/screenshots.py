@@ -39,7 +39,7 @@ from pathlib import Path
 import extra_pictures  # scripts/extra_pictures.py: this script's folder is on sys.path
 
 import helpers
-from infra import browser, servers
+from infra import browser, servers, stores
 from infra.notebooks import (
     NotebookFailed,
     add_param_option,
@@ -307,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="mlflow-screenshots-") as tmp:
         tmp = Path(tmp)
         server = servers.start_mlflow_server(
-            servers.sqlite_uri(tmp / "mlflow.db"),
+            stores.sqlite_uri(tmp / "mlflow.db"),
             tmp / "artifacts",
             tmp,
             name="screenshots-server",

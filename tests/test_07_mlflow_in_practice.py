@@ -9,7 +9,7 @@ import mlflow
 import pytest
 from mlflow import MlflowClient
 
-from infra import servers, stores
+from infra import stores
 from tests.conftest import NOTEBOOK_ENV, SMALL, assert_nbval_passed, require
 from tests.mlflow_queries import runs
 from tests.notebook_runner import notebook_text, run_papermill
@@ -60,7 +60,7 @@ def test_07_scenarios_1_and_2(store):
     assert str(client.get_model_version_by_alias("nyc-taxi-in-practice", "champion").version) == "1"
     # scenario 2: the server's own sqlite file and artifact folder, written through HTTP only
     work = store["here"] / "work07" / "scenario-2"
-    server_store = MlflowClient(servers.sqlite_uri(work / "mlflow.db"))
+    server_store = MlflowClient(stores.sqlite_uri(work / "mlflow.db"))
     names = sorted(r.info.run_name for r in runs(server_store, "test-in-practice"))
     assert names == ["colleague-baseline", "linear-regression-2-team-server"]
     assert (

@@ -27,7 +27,7 @@ import nbformat
 import pytest
 from mlflow import MlflowClient
 
-from infra import servers
+from infra import servers, stores
 from infra import spark as local_spark
 from tests.conftest import require
 from tests.notebook_runner import notebook, notebook_text, run_nbval, run_papermill
@@ -117,7 +117,7 @@ class Executed:
 def server(tmp_path_factory):
     """One `mlflow server` for the module's papermill runs (each in an experiment of its own)."""
     root = tmp_path_factory.mktemp("spark-notebook")
-    store = servers.prepare_sqlite(root / "server.db")
+    store = stores.prepare_sqlite(root / "server.db")
     server = servers.start_mlflow_server(store, root / "artifacts", root, name="spark-test")
     yield root, server, MlflowClient(store)
     server.stop()

@@ -18,7 +18,7 @@ from mlflow import MlflowClient
 
 from helpers import tracking, tuning
 from helpers.synthetic import write_synthetic_month
-from infra import servers
+from infra import servers, stores
 from tests.logged_search import run_logged_search
 
 ROWS = 3_000
@@ -70,7 +70,7 @@ def test_server_killed_mid_search_fails_fast_keeps_runs_and_a_rerun_completes(
 ):
     setup, dtrain, dvalid = matrices
     db = tmp_path / "mlflow.db"
-    store = servers.prepare_sqlite(db)
+    store = stores.prepare_sqlite(db)
     server = servers.start_mlflow_server(store, tmp_path / "artifacts", tmp_path, name="first")
     experiment_id = MlflowClient(server.url).create_experiment("search-faults")
     logged: dict[str, float] = {}

@@ -17,14 +17,14 @@ from mlflow import MlflowClient
 from mlflow.entities import Metric, Param
 from mlflow.exceptions import MlflowException
 
-from infra import servers, stores
+from infra import auth, servers, stores
 from tests.conftest import require
 
 WORKERS, RUNS_PER_WORKER, METRICS_PER_RUN = 8, 20, 10
 
 
 def test_server_starts_on_a_free_port_and_stops_with_sigterm(tmp_path):
-    uri = servers.prepare_sqlite(tmp_path / "mlflow.db")
+    uri = stores.prepare_sqlite(tmp_path / "mlflow.db")
     server = servers.start_mlflow_server(uri, tmp_path / "artifacts", tmp_path, name="lifecycle")
     try:
         assert server.url.startswith("http://127.0.0.1:") and server.running
@@ -55,8 +55,8 @@ def test_a_server_that_cannot_start_says_why(tmp_path):
 
 def require_postgres() -> str:
     """The base URI of a reachable PostgreSQL, or skip (fail under CI) saying why."""
-    base = servers.postgres_uri()
-    reason = servers.check_postgres(base)
+    base = stores.postgres_uri()
+    reason = stores.check_postgres(base)
     require(
         reason is None,
         f"no PostgreSQL for the tests ({reason}): `bash .ci/postgres.sh start /tmp/pg` and "
@@ -74,18 +74,18 @@ def auth_server(request, tmp_path_factory):
     backend = (
         stores.create_database(base, "auth_test")
         if base
-        else servers.prepare_sqlite(root / "mlflow.db")
+        else stores.prepare_sqlite(root / "mlflow.db")
     )
-    admin = servers.new_password()
+    admin = auth.new_password()
     # cache password checks: the concurrency test sends hundreds of authenticated requests
-    config = servers.write_auth_config(root / "auth", admin, cache_seconds=300)
+    config = auth.write_auth_config(root / "auth", admin, cache_seconds=300)
     server = servers.start_mlflow_server(
         backend,
         root / "artifacts",
         root,
         workers=2,
         app_name="basic-auth",
-        env=servers.auth_server_env(config),
+        env=auth.auth_server_env(config),
         name=f"auth-{kind}",
     )
     print(f"basic-auth server on {kind}: {servers.mask_uri(backend)}")
@@ -107,18 +107,18 @@ def test_no_credentials_401_and_reader_cannot_create_a_run(auth_server):
     # the server runs on the backend the test is named for
     assert backend_of(auth_server).startswith(auth_server["kind"] + ":")
     probe = "/api/2.0/mlflow/experiments/search?max_results=1"
-    assert servers.http_status(server.url, probe) == 401
-    assert servers.http_status(server.url, probe, auth=("admin", "wrong-password-123")) == 401
-    assert servers.http_status(server.url, probe, auth=("admin", admin)) == 200
+    assert auth.http_status(server.url, probe) == 401
+    assert auth.http_status(server.url, probe, auth=("admin", "wrong-password-123")) == 401
+    assert auth.http_status(server.url, probe, auth=("admin", admin)) == 200
 
     from mlflow.server import get_app_client
 
-    reader_password = servers.new_password()
-    with servers.credentials("admin", admin):
+    reader_password = auth.new_password()
+    with auth.credentials("admin", admin):
         get_app_client("basic-auth", tracking_uri=server.url).create_user("reader", reader_password)
         experiment_id = MlflowClient(server.url).create_experiment("read-only-check")
         MlflowClient(server.url).create_run(experiment_id)  # the admin may write
-    with servers.credentials("reader", reader_password):
+    with auth.credentials("reader", reader_password):
         client = MlflowClient(server.url)
         assert len(client.search_runs([experiment_id])) == 1  # default permission: READ
         with pytest.raises(MlflowException) as denied:
@@ -126,7 +126,7 @@ def test_no_credentials_401_and_reader_cannot_create_a_run(auth_server):
     assert denied.value.error_code == "PERMISSION_DENIED"
     # the anonymous client is refused by the server (401), not by a connection error
     assert server.running
-    with servers.credentials(None, None), pytest.raises(MlflowException) as anonymous:
+    with auth.credentials(None, None), pytest.raises(MlflowException) as anonymous:
         MlflowClient(server.url).search_experiments()
     message = str(anonymous.value)
     assert "error code 401" in message and "not authenticated" in message.lower(), message
@@ -156,7 +156,7 @@ def _log_runs(url: str, experiment_id: str, worker: int, queue) -> None:
 def test_eight_processes_twenty_runs_each_lose_nothing_on_postgres(auth_server):
     assert backend_of(auth_server).startswith("postgresql:")
     server, admin = auth_server["server"], auth_server["admin"]
-    with servers.credentials("admin", admin):
+    with auth.credentials("admin", admin):
         experiment_id = MlflowClient(server.url).create_experiment("many-writers")
         ctx = multiprocessing.get_context("fork")
         queue = ctx.Queue()
@@ -200,15 +200,15 @@ def test_eight_processes_twenty_runs_each_lose_nothing_on_postgres(auth_server):
 def test_postgres_uri_is_masked_when_printed():
     uri = "postgresql://mlflow:s3cret@127.0.0.1:5432/mlflow"
     assert servers.mask_uri(uri) == "postgresql://mlflow:***@127.0.0.1:5432/mlflow"
-    assert "s3cret" not in servers.check_postgres("postgresql://mlflow:s3cret@127.0.0.1:1/x")
+    assert "s3cret" not in stores.check_postgres("postgresql://mlflow:s3cret@127.0.0.1:1/x")
 
 
 def test_weak_admin_passwords_are_refused(tmp_path):
     with pytest.raises(ValueError):
-        servers.write_auth_config(tmp_path, "short")
+        auth.write_auth_config(tmp_path, "short")
     with pytest.raises(ValueError):
-        servers.write_auth_config(tmp_path, "password1234")
-    assert os.stat(servers.write_auth_config(tmp_path, servers.new_password())).st_mode & 0o077 == 0
+        auth.write_auth_config(tmp_path, "password1234")
+    assert os.stat(auth.write_auth_config(tmp_path, auth.new_password())).st_mode & 0o077 == 0
 
 
 def test_auth_config_is_created_private_not_made_private_afterwards(tmp_path, monkeypatch):
@@ -223,7 +223,7 @@ def test_auth_config_is_created_private_not_made_private_afterwards(tmp_path, mo
     monkeypatch.setattr(Path, "chmod", lambda *a, **k: None)
     previous = os.umask(0)
     try:
-        path = servers.write_auth_config(tmp_path, servers.new_password())
+        path = auth.write_auth_config(tmp_path, auth.new_password())
     finally:
         os.umask(previous)
     assert path == old
