@@ -30,6 +30,7 @@ from helpers.tracking import (
     TrackingServerError,
     artifact_root,
     check_tracking_server,
+    check_tracking_uri,
     default_tracking_uri,
     setup_mlflow,
 )
@@ -44,6 +45,7 @@ __all__ = [
     "artifact_root",
     "as_dataset",
     "check_tracking_server",
+    "check_tracking_uri",
     "data_tags",
     "dataset_source",
     "default_data_dir",

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
+from infra.notebooks import NotebookFailed
 from tests.conftest import EXPERIMENT, assert_nbval_passed
 from tests.mlflow_queries import TRAIN_VALID, by_name, dataset_inputs, logged_models, runs
+from tests.notebook_runner import run_papermill
 
 
 def test_02_one_run_per_model_with_tags_params_artifacts(course_store):
@@ -61,3 +65,13 @@ def test_02_to_05_training_runs_log_their_months_as_datasets(course_store):
 def test_committed_notebook_reproduces_on_the_real_data(real_course):
     """nbval on the real files, after the notebooks before it in the same store (conftest)."""
     assert_nbval_passed(real_course.through("02"))
+
+
+def test_02_a_mistyped_tracking_uri_stops_at_the_set_up_cell(tmp_path):
+    """The set-up cell checks the URI before MLflow sees it: a typo names the scheme and the fix."""
+    with pytest.raises(NotebookFailed) as failed:
+        run_papermill("02", tmp_path, TRACKING_URI=f"sqlte:///{tmp_path / 'mlflow.db'}")
+    assert failed.value.ename == "TrackingUriError"
+    assert "unknown scheme 'sqlte'" in failed.value.evalue
+    assert "Did you mean sqlite://?" in failed.value.evalue
+    assert not (tmp_path / "mlflow.db").exists()
