@@ -161,6 +161,8 @@ def write_back(executed: Path, committed: Path, stamp: dict) -> None:
     subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "clean_notebooks.py"), str(committed)], check=True
     )
+    # papermill's injected-parameters cell (notebook 10's months) as `make lint` wants it
+    subprocess.run([sys.executable, "-m", "ruff", "format", "-q", str(committed)], check=True)
 
 
 if __name__ == "__main__":
