@@ -24,13 +24,41 @@ def test_03_one_child_run_per_trial_and_best_is_minimum(course_store):
     assert parent.data.metrics["best_rmse"] == pytest.approx(best.data.metrics["rmse"])
 
 
+SYSTEM = {"system/cpu_utilization_percentage", "system/system_memory_usage_megabytes"}
+
+
+def system_metrics(parent) -> tuple[set[str], float]:
+    """The parent run's system metrics, and how many seconds it ran."""
+    seconds = (parent.info.end_time - parent.info.start_time) / 1000
+    return {k for k in parent.data.metrics if k.startswith("system/")}, seconds
+
+
 def test_03_parent_runs_log_system_metrics(course_store):
+    """MLflow samples once a second (the notebook's interval) and drops the sample of a run that
+    ends first: on 4000 generated trips a search can take under a second, so the check applies to
+    the parents that ran for 3 s or more; the real-data test below always applies."""
+    checked = 0
     for tag in ("hyperopt_parent", "optuna_parent"):
         (parent,) = runs(course_store, EXPERIMENT, f"tags.{tag} = 'true'")
-        system = {k for k in parent.data.metrics if k.startswith("system/")}
-        assert {"system/cpu_utilization_percentage", "system/system_memory_usage_megabytes"} <= (
-            system
-        ), (tag, sorted(system))
+        system, seconds = system_metrics(parent)
+        if seconds >= 3:
+            assert SYSTEM <= system, (tag, f"{seconds:.1f} s", sorted(system))
+            checked += 1
+        print(f"{tag}: {seconds:.1f} s, {len(system)} system metrics")
+    print(f"{checked} of 2 parents ran long enough to be checked")
+
+
+def test_committed_03_search_logs_system_metrics_on_the_real_data(real_course):
+    """The hyperopt search of the committed notebook (about a minute on the real files) records
+    CPU and memory on its parent run, one sample a second."""
+    real_course.through("03")
+    (parent,) = runs(real_course.client, "nyc-taxi-experiment", "tags.hyperopt_parent = 'true'")
+    system, seconds = system_metrics(parent)
+    assert seconds >= 10 and SYSTEM <= system, (f"{seconds:.1f} s", sorted(system))
+    history = real_course.client.get_metric_history(
+        parent.info.run_id, "system/cpu_utilization_percentage"
+    )
+    assert len(history) >= seconds / 4, (len(history), seconds)
 
 
 def test_03_optuna_search_nested_runs_best_and_seed(course_store):
