@@ -14,6 +14,7 @@ from helpers.data import (
     get_taxi_file,
     load_month,
     read_dataframe,
+    sample_month,
     taxi_filename,
 )
 from helpers.datasets import as_dataset, dataset_source, file_dataset, log_months
@@ -60,6 +61,7 @@ __all__ = [
     "log_months",
     "read_dataframe",
     "repo_root",
+    "sample_month",
     "setup_mlflow",
     "target",
     "taxi_filename",

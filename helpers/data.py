@@ -315,14 +315,40 @@ def read_dataframe(
 
 @dataclass
 class TaxiMonth:
-    """A month read for training: the frame and the file it came from."""
+    """A month read for training: the frame and the file it came from.
+
+    `trips_in_month` is set when `df` is a sample (see `sample_month`): the month's own count.
+    """
 
     file: TaxiFile
     df: pd.DataFrame
+    trips_in_month: int | None = None
 
     @property
     def source(self) -> str:
         return self.file.source
+
+    @property
+    def sampled(self) -> bool:
+        return self.trips_in_month is not None
+
+
+SAMPLE_SEED = 42
+
+
+def sample_month(month: TaxiMonth, max_trips: int | None) -> TaxiMonth:
+    """At most `max_trips` trips of `month`: a seeded random sample of a bigger month (02).
+
+    A month with `max_trips` trips or fewer (a green month: 66 thousand), or `max_trips=None`,
+    comes back unchanged, so the green numbers do not depend on it. A yellow month (3 million
+    trips) comes back as the same `max_trips` rows on every machine; `data_tags` records it.
+    """
+    if max_trips is None or len(month.df) <= max_trips:
+        return month
+    if max_trips < 1:
+        raise ValueError(f"max_trips must be a positive number of trips or None, not {max_trips}.")
+    sample = month.df.sample(n=int(max_trips), random_state=SAMPLE_SEED).sort_index()
+    return TaxiMonth(month.file, sample, trips_in_month=len(month.df))
 
 
 def load_month(
@@ -345,4 +371,9 @@ def data_tags(**months: TaxiMonth | TaxiFile) -> dict[str, str]:
     for key, f in files.items():
         tags[f"data.{key}_path"] = display_path(f.path)
         tags[f"data.{key}_month"] = f"{f.colour} {f.month}"
+    for key, m in months.items():
+        if isinstance(m, TaxiMonth) and m.sampled:  # a month too big to fit on whole
+            tags[f"data.{key}_sample"] = (
+                f"{len(m.df)} of {m.trips_in_month} trips (seed {SAMPLE_SEED})"
+            )
     return tags

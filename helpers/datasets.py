@@ -40,7 +40,7 @@ def as_dataset(month: TaxiMonth):
     return mlflow.data.from_pandas(
         month.df[COLUMNS],
         source=dataset_source(month),
-        name=month.file.path.stem,
+        name=month.file.path.stem + (f"-sample-{len(month.df)}" if month.sampled else ""),
         targets="duration",
     )
 
