@@ -76,13 +76,19 @@ def run_data_prep(
     months: list[str],
     data_source: str,
     synthetic_rows: int | None,
+    max_trips: int | None = None,
 ) -> None:
-    # the TLC files: found in raw_data_path, else downloaded, else generated (--data-source)
+    # the TLC files: found in raw_data_path, else downloaded, else generated (--data-source);
+    # a month of more than max_trips trips (a yellow one) is cut to a seeded sample of max_trips
     frames = {}
     for key, month in zip(("train", "val", "test"), months, strict=True):
-        taxi_file = helpers.get_taxi_file(colour, month, data_source, raw_data_path, synthetic_rows)
-        frames[key] = helpers.read_dataframe(taxi_file.path, colour)
-        print(f"{key}: {len(frames[key])} trips from {taxi_file.name} ({taxi_file.source})")
+        taxi_month = helpers.load_month(colour, month, data_source, raw_data_path, synthetic_rows)
+        taxi_month = helpers.sample_month(taxi_month, max_trips)
+        frames[key] = taxi_month.df
+        source = taxi_month.source
+        if taxi_month.sampled:
+            source += f", a seeded sample of its {taxi_month.trips_in_month}"
+        print(f"{key}: {len(frames[key])} trips from {taxi_month.file.name} ({source})")
 
     # fit the DictVectorizer on the first month, apply it to the others
     dv = DictVectorizer()
@@ -131,6 +137,12 @@ def main() -> None:
     parser.add_argument(
         "--synthetic-rows", type=int, default=None, help="rows of a generated month"
     )
+    parser.add_argument(
+        "--max-trips",
+        type=int,
+        default=None,
+        help="keep at most this many trips a month, a seeded sample (a yellow month has 3 million)",
+    )
     args = parser.parse_args()
     try:
         run_data_prep(
@@ -140,6 +152,7 @@ def main() -> None:
             args.months,
             args.data_source,
             args.synthetic_rows,
+            args.max_trips,
         )
     except helpers.TaxiDataError as exc:
         raise SystemExit(str(exc)) from None
