@@ -1,19 +1,23 @@
 # Two commands do everything: `make run` (all notebooks, tracked in mlflow.db) and `make test`.
 # Variables: PYTHON (a Python 3.11), DATA_SOURCE (auto|tlc|synthetic), DATA_DIR (folder with
-# the TLC parquet files), PYTEST_ARGS, PYTEST_WORKERS (processes for the tests, default 2),
-# LAB_PORT and LAB_TOKEN (make lab), SCREENSHOTS_ARGS (e.g. --only jupyterlab).
+# the TLC parquet files), TAXI_COLOR (green|yellow for make run; default: the notebooks' green),
+# PYTEST_ARGS, PYTEST_WORKERS (processes for the tests, default 2), LAB_PORT and LAB_TOKEN
+# (make lab), SCREENSHOTS_ARGS (e.g. --only jupyterlab), BENCHMARK_ARGS (make benchmark, e.g.
+# --size green --only 01 02).
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DATA_SOURCE ?= auto
 DATA_DIR ?=
+TAXI_COLOR ?=
 PORT ?= 5000
 LAB_PORT ?= 8888
 LAB_TOKEN ?=
 PYTEST_WORKERS ?= 2
+BENCHMARK_ARGS ?=
 
-.PHONY: setup run test ui lab screenshots lint format clean-notebooks check-notebooks clean
+.PHONY: setup run benchmark test ui lab screenshots lint format clean-notebooks check-notebooks clean
 
 setup: $(STAMP)
 
@@ -26,7 +30,13 @@ $(STAMP): mlflow_requirements.txt pyproject.toml
 
 ## run every notebook in order into build/executed/, tracked in ./mlflow.db
 run: setup
-	$(PY) scripts/run_notebooks.py --data-source "$(DATA_SOURCE)" $(if $(DATA_DIR),--data-dir "$(DATA_DIR)")
+	$(PY) scripts/run_notebooks.py --data-source "$(DATA_SOURCE)" $(if $(DATA_DIR),--data-dir "$(DATA_DIR)") \
+		$(if $(TAXI_COLOR),-p TAXI_COLOR "$(TAXI_COLOR)")
+
+## every notebook on a generated green month, then a generated yellow month (3 million trips):
+## time and peak memory of each into build/benchmark/course.md (long: the yellow size takes a while)
+benchmark: setup
+	$(PY) scripts/benchmark_course.py $(BENCHMARK_ARGS)
 
 ## the whole test suite (offline; real-data checks use ../shared/tlc-data or $$TLC_DATA_DIR)
 test: setup

@@ -23,6 +23,12 @@ NOTEBOOKS = repo_root() / "notebooks"
 
 NotebookFailed = pm.PapermillExecutionError  # a cell raised: its exec_count, ename and evalue
 
+# The months every scripted run uses (run_notebooks.py, benchmark_course.py): the 2023 files of the
+# MLflow homework. Notebook 10's own defaults are the W&B homework's months (2022-01/02/03): it gets
+# these unless `-p` says otherwise.
+MONTHS = {"TRAIN_MONTH": "2023-01", "VALID_MONTH": "2023-02", "TEST_MONTH": "2023-03"}
+NOTEBOOK_PARAMS = {"10-": MONTHS}
+
 
 def course_notebooks(prefixes: list[str] | None = None) -> list[Path]:
     """The committed notebooks `NN-*.ipynb` in reading order; only those of `prefixes` if given."""
@@ -34,6 +40,13 @@ def notebook(prefix: str) -> Path:
     """The committed notebook whose name starts with `prefix` (e.g. '03')."""
     (path,) = sorted(NOTEBOOKS.glob(f"{prefix}-*.ipynb"))
     return path
+
+
+def notebook_params(name: str, params: Mapping[str, object]) -> dict[str, object]:
+    """The parameters one notebook gets in a scripted run: its fixed ones (NOTEBOOK_PARAMS), then
+    `params`."""
+    fixed = [p for prefix, p in NOTEBOOK_PARAMS.items() if name.startswith(prefix)]
+    return {**(fixed[0] if fixed else {}), **params}
 
 
 def notebook_parameters(path: Path) -> dict[str, object]:

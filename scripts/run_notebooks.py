@@ -23,19 +23,17 @@ from pathlib import Path
 
 import helpers
 from infra.notebooks import (
+    MONTHS,
     NotebookFailed,
     add_param_option,
     course_notebooks,
     failure,
+    notebook_params,
     parse_params,
     run_notebook,
 )
 
 ROOT = helpers.repo_root()
-# The months every run here uses, the 2023 files of the MLflow homework. Notebook 10's own
-# defaults are the W&B homework's months (2022-01/02/03): it gets these unless `-p` says otherwise.
-MONTHS = {"TRAIN_MONTH": "2023-01", "VALID_MONTH": "2023-02", "TEST_MONTH": "2023-03"}
-NOTEBOOK_PARAMS = {"10-": MONTHS}
 
 
 def resolve_source(source: str, data_dir: str | None, colour: str, months: list[str]) -> str:
@@ -48,12 +46,6 @@ def resolve_source(source: str, data_dir: str | None, colour: str, months: list[
             warnings.simplefilter("ignore")
             used.add(helpers.get_taxi_file(colour, month, "auto", data_dir).source)
     return "tlc" if used == {"tlc"} else "synthetic"
-
-
-def notebook_params(name: str, params: dict) -> dict:
-    """The parameters one notebook gets: its fixed ones (NOTEBOOK_PARAMS), then `params`."""
-    fixed = [p for prefix, p in NOTEBOOK_PARAMS.items() if name.startswith(prefix)]
-    return {**(fixed[0] if fixed else {}), **params}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -76,7 +68,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     notebooks = course_notebooks(args.only)
-    source = resolve_source(args.data_source, args.data_dir, "green", list(MONTHS.values()))
+    extra = parse_params(args.param)
+    # the colour and months the notebooks will read (`-p TAXI_COLOR yellow`: yellow files, and
+    # generated yellow data when they are missing)
+    colour = str(extra.get("TAXI_COLOR", "green"))
+    months = [str(extra.get(name, month)) for name, month in MONTHS.items()]
+    source = resolve_source(args.data_source, args.data_dir, colour, months)
     if source == "synthetic":
         print("=" * 78)
         print("The real TLC files are not in the data folder and cannot be downloaded:")
@@ -102,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     params: dict = {} if args.refresh_committed else {"DATA_SOURCE": source}
     if args.data_dir and not args.refresh_committed:
         params["DATA_DIR"] = str(Path(args.data_dir).resolve())
-    params.update(parse_params(args.param))
+    params.update(extra)
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
