@@ -3,10 +3,14 @@
 - papermill on generated data, `local[2]`, against a real `mlflow server` this module starts:
   one parent run per engine, one child run with `rmse` per evaluation, no failed trial, the best
   RMSE reported equal to the minimum of the children, the SparkTrials trials run in Spark's
-  Python workers and not in the notebook's process;
+  Python workers and not in the notebook's process. `MAX_TRIPS` is smaller than the generated
+  month, as a yellow month is bigger than the default: the search runs on seeded samples with
+  200 boosting rounds, and says so in its params and tags; the month prepared by Spark and by
+  pandas gives the same trips, logged as a run;
 - the same notebook with no Java runtime (same server, another experiment): it says what to
-  install, skips Spark, and completes. This one needs no Java, so it runs everywhere: on a
-  machine without Java for real, elsewhere with JAVA_HOME pointing at an empty folder;
+  install, skips Spark, and completes; its month is smaller than `MAX_TRIPS` (as green is), so
+  it is searched whole with the default rounds. This one needs no Java, so it runs everywhere:
+  on a machine without Java for real, elsewhere with JAVA_HOME pointing at an empty folder;
 - nbval of the committed notebook on the real data, with a small search: the notebook starts its
   own server over the store it is given.
 
@@ -33,7 +37,8 @@ from tests.conftest import require
 from tests.notebook_runner import notebook, notebook_text, run_nbval, run_papermill
 
 MAX_EVALS = 4
-SMALL = {"DATA_SOURCE": "synthetic", "SYNTHETIC_ROWS": 4000, "NUM_BOOST_ROUND": 50}
+SMALL = {"DATA_SOURCE": "synthetic", "SYNTHETIC_ROWS": 4000}
+MAX_TRIPS = 1500  # smaller than the generated month (about 3800 trips), as yellow is than 100_000
 EXPERIMENT = "test-distributed-tuning"
 NO_JAVA = "test-distributed-tuning-no-java"
 SEARCHED = {"max_depth", "learning_rate", "reg_alpha", "reg_lambda", "min_child_weight"}
@@ -125,8 +130,9 @@ def server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def executed(server) -> Executed:
-    """Notebook 09 by papermill on 4000 generated trips a month, with Java: Trials, then
-    SparkTrials on local[2], logging to the module's server."""
+    """Notebook 09 by papermill on 4000 generated trips a month, searched on samples of
+    MAX_TRIPS, with Java: Trials, then SparkTrials on local[2], logging to the module's server;
+    then the training month prepared by pandas and by Spark."""
     require_java()
     root, srv, client = server
     start = time.perf_counter()
@@ -135,6 +141,8 @@ def executed(server) -> Executed:
         root,
         QUIET,
         **SMALL,
+        MAX_TRIPS=MAX_TRIPS,
+        NUM_BOOST_ROUND=None,  # the notebook's own choice: 200 rounds on a sample
         DATA_DIR=str(root / "data"),
         TRACKING_URI=srv.url,
         EXPERIMENT_NAME=EXPERIMENT,
@@ -151,7 +159,8 @@ def executed(server) -> Executed:
 @pytest.fixture(scope="module")
 def no_java(server) -> Executed:
     """The same notebook with no Java runtime: JAVA_HOME pointing at an empty folder (Spark uses
-    $JAVA_HOME/bin/java when it is set). Needs no Java, so it is never skipped."""
+    $JAVA_HOME/bin/java when it is set). Needs no Java, so it is never skipped. The default
+    MAX_TRIPS and NUM_BOOST_ROUND: the month is searched whole, with up to 1000 rounds."""
     root, srv, client = server
     start = time.perf_counter()
     nb = run_papermill(
@@ -179,6 +188,54 @@ def test_one_parent_and_one_child_run_per_evaluation(executed):
     assert spark.data.params["spark_master"] == "local[2]"
     assert spark.data.params["parallelism"] == "2"
     assert spark.data.params["threads_per_trial"] == "1"
+
+
+def test_a_month_bigger_than_max_trips_is_searched_on_a_sample(executed):
+    """Both months sampled to MAX_TRIPS, 200 rounds a trial: the parents' params and every run's
+    tags say so; the sample's size is taken from the whole month, which Spark counted."""
+    trips = int(prepare_run(executed).data.params["trips"])
+    assert trips > MAX_TRIPS
+    found = searches(executed.client, EXPERIMENT)
+    for engine, search in found.items():
+        params = search.parent.data.params
+        assert params["max_trips"] == str(MAX_TRIPS), engine
+        assert params["num_boost_round"] == "200", engine
+        for run in [search.parent, *search.children]:
+            tags = run.data.tags
+            assert tags["data.train_sample"] == f"{MAX_TRIPS} of {trips} trips (seed 42)", engine
+            assert tags["data.valid_sample"].startswith(f"{MAX_TRIPS} of "), engine
+    text = notebook_text(executed.notebook)
+    assert (
+        f"the search uses seeded samples (MAX_TRIPS): {MAX_TRIPS} and {MAX_TRIPS} trips, "
+        "at most 200 boosting rounds a trial"
+    ) in text
+
+
+def prepare_run(executed: Executed):
+    """The one run of the measured step: the training month prepared by pandas and by Spark."""
+    exp = executed.client.get_experiment_by_name(EXPERIMENT)
+    (run,) = executed.client.search_runs(
+        [exp.experiment_id], "attributes.run_name = 'spark-prepare-green'"
+    )
+    return run
+
+
+def test_spark_and_pandas_prepare_the_same_trips(executed):
+    """Read, duration, 1..60 minutes, PU_DO: the same trip count by both engines, both timed."""
+    run = prepare_run(executed)
+    params, metrics, tags = run.data.params, run.data.metrics, run.data.tags
+    assert run.info.status == "FINISHED"
+    assert params["engine"] == "spark" and params["spark_master"] == "local[2]"
+    trips = int(params["trips"])
+    assert 3000 < trips <= SMALL["SYNTHETIC_ROWS"]
+    assert metrics["pandas_trips"] == metrics["spark_trips"] == trips
+    assert metrics["pandas_seconds"] > 0 and metrics["spark_seconds"] > 0
+    assert int(params["zone_pairs"]) > 0
+    # the whole training month, not the search's sample
+    assert tags["data.train_month"] == "green 2023-01" and "data.train_sample" not in tags
+    assert f"green_tripdata_2023-01.parquet: {trips} trips either way" in notebook_text(
+        executed.notebook
+    )
 
 
 def test_sparktrials_trials_ran_in_spark_workers(executed):
@@ -214,6 +271,15 @@ def test_without_java_the_notebook_says_what_to_install_and_completes(no_java):
     found = searches(no_java.client, NO_JAVA)
     assert sorted(found) == ["Trials"]
     check_search(found["Trials"], "Trials", 2, "synthetic")
+    # a month smaller than MAX_TRIPS (as green is) is searched whole, with the default rounds
+    parent = found["Trials"].parent
+    assert parent.data.params["max_trips"] == "100000"
+    assert parent.data.params["num_boost_round"] == "1000"
+    for run in [parent, *found["Trials"].children]:
+        assert not [t for t in run.data.tags if t.endswith("_sample")], run.data.tags
+    exp = no_java.client.get_experiment_by_name(NO_JAVA)
+    runs = no_java.client.search_runs([exp.experiment_id], "attributes.run_name LIKE 'spark-%'")
+    assert not runs, "the Spark preparation ran without Java"
 
 
 def test_find_java_reports_what_is_missing_or_too_old(tmp_path, monkeypatch):
