@@ -5,7 +5,7 @@
   RMSE reported equal to the minimum of the children, the SparkTrials trials run in Spark's
   Python workers and not in the notebook's process. `MAX_TRIPS` is smaller than the generated
   month, as a yellow month is bigger than the default: the search runs on seeded samples with
-  200 boosting rounds, and says so in its params and tags; the month prepared by Spark and by
+  100 boosting rounds, and says so in its params and tags; the month prepared by Spark and by
   pandas gives the same trips, logged as a run;
 - the same notebook with no Java runtime (same server, another experiment): it says what to
   install, skips Spark, and completes; its month is smaller than `MAX_TRIPS` (as green is), so
@@ -142,7 +142,7 @@ def executed(server) -> Executed:
         QUIET,
         **SMALL,
         MAX_TRIPS=MAX_TRIPS,
-        NUM_BOOST_ROUND=None,  # the notebook's own choice: 200 rounds on a sample
+        NUM_BOOST_ROUND=None,  # the notebook's own choice: 100 rounds on a sample
         DATA_DIR=str(root / "data"),
         TRACKING_URI=srv.url,
         EXPERIMENT_NAME=EXPERIMENT,
@@ -191,7 +191,7 @@ def test_one_parent_and_one_child_run_per_evaluation(executed):
 
 
 def test_a_month_bigger_than_max_trips_is_searched_on_a_sample(executed):
-    """Both months sampled to MAX_TRIPS, 200 rounds a trial: the parents' params and every run's
+    """Both months sampled to MAX_TRIPS, 100 rounds a trial: the parents' params and every run's
     tags say so; the sample's size is taken from the whole month, which Spark counted."""
     trips = int(prepare_run(executed).data.params["trips"])
     assert trips > MAX_TRIPS
@@ -199,7 +199,7 @@ def test_a_month_bigger_than_max_trips_is_searched_on_a_sample(executed):
     for engine, search in found.items():
         params = search.parent.data.params
         assert params["max_trips"] == str(MAX_TRIPS), engine
-        assert params["num_boost_round"] == "200", engine
+        assert params["num_boost_round"] == "100", engine
         for run in [search.parent, *search.children]:
             tags = run.data.tags
             assert tags["data.train_sample"] == f"{MAX_TRIPS} of {trips} trips (seed 42)", engine
@@ -207,7 +207,7 @@ def test_a_month_bigger_than_max_trips_is_searched_on_a_sample(executed):
     text = notebook_text(executed.notebook)
     assert (
         f"the search uses seeded samples (MAX_TRIPS): {MAX_TRIPS} and {MAX_TRIPS} trips, "
-        "at most 200 boosting rounds a trial"
+        "at most 100 boosting rounds a trial"
     ) in text
 
 

@@ -107,7 +107,9 @@ def test_homework_preprocessing_keeps_a_seeded_sample_of_each_month(tmp_path):
     args += ["--raw-data-path", str(tmp_path / "data"), "--dest-path", str(out)]
     done = subprocess.run([*args, "--max-trips", "1000"], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    assert "train: 1000 trips from green_tripdata_2023-01.parquet (synthetic, a seeded" in done.stdout
+    assert "train: 1000 trips from green_tripdata_2023-01.parquet (synthetic, a seeded" in (
+        done.stdout
+    )
     for name in ("train.pkl", "val.pkl", "test.pkl"):
         X, y = pickle.loads((out / name).read_bytes())
         assert X.shape[0] == len(y) == 1000
