@@ -47,9 +47,9 @@ def run_train(data_path: str, tags: dict[str, str]) -> None:
     X_train, y_train = load_pickle(train_path)
     X_val, y_val = load_pickle(val_path)
 
-    # log_datasets=False: autolog would make a dense copy of the sparse training matrix
-    # (3 GB on a real month) to fingerprint it; log_models=False: the models worth keeping are
-    # logged by register_model.py
+    # log_datasets=False: autolog would log a dense copy of the sparse training matrix as a
+    # dataset (it still makes one, to tie the training metrics to it: 3 GB on a green month, so
+    # notebook 08 keeps MAX_TRIPS small); log_models=False: register_model.py logs the models
     mlflow.sklearn.autolog(log_datasets=False, log_models=False)
     with mlflow.start_run(run_name="rf-max-depth-10", tags=tags) as run:
         # instead, the files themselves as the run's datasets (the UI's Datasets column)
