@@ -18,6 +18,7 @@ import pickle
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 from mlflow.models import set_model
 from mlflow.pyfunc import PythonModel
 
@@ -45,9 +46,20 @@ class TripDurationModel(PythonModel):
         """The matrix the regressor was trained on."""
         if self.dv is None:
             return trips[INPUT_COLUMNS].to_numpy(dtype=np.float32)
-        pu_do = trips["PULocationID"].astype(str) + "_" + trips["DOLocationID"].astype(str)
-        frame = pd.DataFrame({"PU_DO": pu_do, "trip_distance": trips["trip_distance"]})
-        return self.dv.transform(frame.to_dict(orient="records"))
+        # dv.transform's matrix, built from the columns: per trip its zone pair's column (1.0, none
+        # for a pair unseen in training) and trip_distance. One dictionary per trip, the
+        # course's way, takes a minute on a yellow month (3 million trips); this, seconds.
+        pu_do = (
+            "PU_DO=" + trips["PULocationID"].astype(str) + "_" + trips["DOLocationID"].astype(str)
+        )
+        pair = pu_do.map(self.dv.vocabulary_).to_numpy(dtype="float64")  # NaN: unseen pair
+        known = np.flatnonzero(~np.isnan(pair))
+        n = len(trips)
+        rows = np.concatenate([known, np.arange(n)])
+        cols = np.concatenate([pair[known], np.full(n, self.dv.vocabulary_["trip_distance"])])
+        values = np.concatenate([np.ones(len(known)), trips["trip_distance"].to_numpy("float64")])
+        shape = (n, len(self.dv.feature_names_))
+        return sp.csr_matrix((values, (rows, cols.astype("int64"))), shape=shape)
 
     def predict(self, context, model_input: pd.DataFrame, params: dict | None = None) -> np.ndarray:
         trips = pd.DataFrame(model_input).reset_index(drop=True)
