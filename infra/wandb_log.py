@@ -183,14 +183,22 @@ def local_runs(
     """Every run under a `wandb/` folder, in the order they started; only `group`'s if given (10).
 
     `run.finish()` can return a moment before W&B's background process has written the run's
-    last records: wait up to `wait` seconds for every run to carry its exit record.
+    last records: wait up to `wait` seconds for every run to carry its exit record. A record
+    caught half-written fails its checksum: that too is read again until `wait` is over.
     """
     deadline = time.monotonic() + wait
     while True:
         folders = [
             p for p in Path(runs_dir).glob("*run-*") if p.is_dir() and p.name != "latest-run"
         ]
-        runs = sorted((read_run(p) for p in folders), key=lambda r: (r.start_time, r.path.name))
+        try:
+            runs = [read_run(p) for p in folders]
+        except ValueError:  # "... is damaged": perhaps still being written
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+            continue
+        runs = sorted(runs, key=lambda r: (r.start_time, r.path.name))
         runs = [r for r in runs if group is None or r.group == group]
         if all(r.finished for r in runs) or time.monotonic() > deadline:
             return runs
