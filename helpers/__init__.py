@@ -17,7 +17,7 @@ from helpers.data import (
     sample_month,
     taxi_filename,
 )
-from helpers.datasets import as_dataset, dataset_source, file_dataset, log_months
+from helpers.datasets import as_dataset, dataset_source, file_dataset, log_months, pandas_dataset
 from helpers.features import (
     add_pu_do,
     fit_features,
@@ -58,6 +58,7 @@ __all__ = [
     "get_taxi_file",
     "int32_indices",
     "load_month",
+    "pandas_dataset",
     "log_months",
     "read_dataframe",
     "repo_root",
