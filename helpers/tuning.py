@@ -125,19 +125,18 @@ def search_setup(name: str = "fast", device: str = "cpu") -> SearchSetup:
     return SearchSetup(name, features, SPACES[name], 1000, 50, extra)
 
 
-def make_dmatrices(preprocessor, train_df: pd.DataFrame, valid_df: pd.DataFrame):
-    """xgboost's training and validation DMatrix for a fitted preprocessor (03)."""
+def make_dmatrix(preprocessor, df: pd.DataFrame):
+    """xgboost's DMatrix of trips for a fitted preprocessor, with the duration as label (03)."""
     import xgboost as xgb
 
     names = [str(n) for n in preprocessor.get_feature_names_out()]
     names = names if len(names) < 100 else None
-    train = xgb.DMatrix(
-        preprocessor.transform(train_df), label=target(train_df), feature_names=names
-    )
-    valid = xgb.DMatrix(
-        preprocessor.transform(valid_df), label=target(valid_df), feature_names=names
-    )
-    return train, valid
+    return xgb.DMatrix(preprocessor.transform(df), label=target(df), feature_names=names)
+
+
+def make_dmatrices(preprocessor, train_df: pd.DataFrame, valid_df: pd.DataFrame):
+    """xgboost's training and validation DMatrix for a fitted preprocessor (03)."""
+    return make_dmatrix(preprocessor, train_df), make_dmatrix(preprocessor, valid_df)
 
 
 def train_trial(

@@ -11,10 +11,14 @@ import json
 import pickle
 import subprocess
 import sys
+from pathlib import Path
 
+import mlflow
 import pytest
+from sklearn.metrics import root_mean_squared_error
 
 import helpers
+from helpers import tuning
 from tests.conftest import NOTEBOOK_ENV, SMALL
 from tests.mlflow_queries import runs
 from tests.notebook_runner import run_papermill
@@ -45,8 +49,6 @@ def test_sample_month_is_seeded_and_leaves_small_months_alone(tmp_path):
 @pytest.fixture(scope="module")
 def scaled(tmp_path_factory):
     """02, 03 and 04 on 4000 generated trips a month with MAX_TRIPS 1500 (03: a search on samples), into one store."""
-    import mlflow
-
     root = tmp_path_factory.mktemp("at-scale")
     uri = f"sqlite:///{root / 'mlflow.db'}"
     common = {
@@ -96,6 +98,24 @@ def test_04_retrains_the_best_on_every_trip_and_the_candidates_on_the_sample(sca
     autologged = retrained.data.params  # xgboost.autolog: up to 1000 rounds, not the search's 100
     assert autologged["num_boost_round"] == "1000"
     assert len(month.df) > MAX_TRIPS
+    # early stopping watched a sample of the validation month; the rmse is on all of it
+    assert autologged["early_stopping_trips"] == str(MAX_TRIPS)
+    valid = helpers.load_month("green", "2023-02", "synthetic", None, synthetic_rows=4000)
+    assert len(valid.df) > MAX_TRIPS
+    (model,) = mlflow.search_logged_models(
+        filter_string=f"source_run_id = '{retrained.info.run_id}'",
+        output_format="list",
+        experiment_ids=[retrained.info.experiment_id],
+    )
+    booster = mlflow.xgboost.load_model(model.model_uri)
+    local = scaled.download_artifacts(retrained.info.run_id, "preprocessor/preprocessor.b")
+    preprocessor = pickle.loads(Path(local).read_bytes())
+    rounds = int(retrained.data.metrics["best_iteration"]) + 1
+    predicted = booster.predict(
+        tuning.make_dmatrix(preprocessor, valid.df), iteration_range=(0, rounds)
+    )
+    rmse = root_mean_squared_error(helpers.target(valid.df), predicted)
+    assert rmse == pytest.approx(retrained.data.metrics["rmse"], abs=1e-4)
     (forest,) = runs(scaled, EXPERIMENT, "tags.mlflow.runName = 'RandomForestRegressor'")
     assert forest.data.tags["data.train_sample"].startswith(f"{MAX_TRIPS} of ")
 
