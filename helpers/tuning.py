@@ -87,6 +87,11 @@ class SearchSetup:
     num_boost_round: int
     early_stopping_rounds: int
     extra_params: dict
+    sample_num_boost_round: int = 100  # on a sample of a bigger month (a yellow one): fewer rounds
+
+    def rounds(self, sampled: bool) -> int:
+        """Boosting rounds a trial may take: fewer when the search trains on a sample (03, 09)."""
+        return self.sample_num_boost_round if sampled else self.num_boost_round
 
     @property
     def space(self) -> dict:
