@@ -52,6 +52,9 @@ THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NU
 FIXED = ("DATA_SOURCE", "TAXI_COLOR", "DATA_DIR")  # set by --size and --data-dir, not by -p
 
 
+SAMPLE_SECONDS = 0.5  # how often PeakMemory reads the processes' memory (see its docstring)
+
+
 @dataclass
 class Result:
     """One notebook run at one size."""
@@ -100,7 +103,7 @@ class PeakMemory:
     it reported 8.5 GiB on a green month. Where PSS cannot be read (not Linux), RSS is used.
     """
 
-    def __init__(self, interval: float = 0.5):
+    def __init__(self, interval: float = SAMPLE_SECONDS):
         self.interval = interval
         self.peak = 0  # bytes
         self.samples = 0
@@ -264,7 +267,7 @@ def course_report(results: list[Result], info: dict) -> str:
         *([f"Extra parameters (-p): {info['params']}."] if info["params"] else []),
         "",
         "Peak memory: the summed PSS (shared pages split between their processes) of the kernel and every process it started, sampled every "
-        "0.2 s.",
+        f"{SAMPLE_SECONDS:g} s.",
         "",
         course_table(results, info["notebooks"]),
         "",
