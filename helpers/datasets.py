@@ -65,14 +65,12 @@ def columnwise_schema(df):
 @functools.cache
 def _dataset_class():
     """`PandasDataset` with `columnwise_schema`, made on first use (helpers imports MLflow lazily)."""
-    from functools import cached_property
-
     from mlflow.data.pandas_dataset import PandasDataset
 
     class ColumnwiseSchemaDataset(PandasDataset):
         """A `PandasDataset` whose schema is `columnwise_schema` of its frame (see `pandas_dataset`)."""
 
-        @cached_property
+        @functools.cached_property
         def schema(self):
             return columnwise_schema(self.df)
 
