@@ -16,6 +16,9 @@ def test_04_autolog_xgboost_and_four_sklearn_runs(course_store):
     assert xgb_run.data.tags["retrained_from"] == best_trial.info.run_id
     for key in ("max_depth", "learning_rate", "min_child_weight"):
         assert float(xgb_run.data.params[key]) == pytest.approx(float(best_trial.data.params[key]))
+    # the search used the whole month: the best trial's learning rate, up to 1000 rounds
+    assert xgb_run.data.params["retrain_slowdown"] == "1"
+    assert xgb_run.data.params["num_boost_round"] == "1000"
     history = course_store.get_metric_history(xgb_run.info.run_id, "validation-rmse")
     assert len(history) > 10
     artifacts = {f.path for f in course_store.list_artifacts(xgb_run.info.run_id)}

@@ -95,8 +95,14 @@ def test_04_retrains_the_best_on_every_trip_and_the_candidates_on_the_sample(sca
     (retrained,) = runs(scaled, EXPERIMENT, "tags.mlflow.runName = 'xgboost-best-params'")
     assert not any(k.endswith("_sample") for k in retrained.data.tags)
     month = helpers.load_month("green", "2023-01", "synthetic", None, synthetic_rows=4000)
-    autologged = retrained.data.params  # xgboost.autolog: up to 1000 rounds, not the search's 100
-    assert autologged["num_boost_round"] == "1000"
+    autologged = retrained.data.params  # xgboost.autolog: not the search's 100 rounds
+    # after a search on samples: half the best trial's learning rate, up to twice 1000 rounds
+    best = scaled.get_run(retrained.data.tags["retrained_from"])
+    assert float(autologged["learning_rate"]) == pytest.approx(
+        float(best.data.params["learning_rate"]) / 2
+    )
+    assert autologged["retrain_slowdown"] == "2"
+    assert autologged["num_boost_round"] == "2000"
     assert len(month.df) > MAX_TRIPS
     # early stopping watched a sample of the validation month; the rmse is on all of it
     assert autologged["early_stopping_trips"] == str(MAX_TRIPS)
