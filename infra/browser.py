@@ -1,10 +1,11 @@
-"""The MLflow UI seen through a real browser: headless Chromium driven by Playwright.
+"""A real browser for the pages the course shows: headless Chromium driven by Playwright.
 
-Used by `scripts/screenshots.py` (the pictures in imgs/) and `tests/test_browser_ui.py`. Nothing
+It opens the MLflow UI (`scripts/screenshots.py`, the pictures in imgs/; `tests/test_browser_ui.py`)
+and JupyterLab (`infra/lab.py`, `tests/test_jupyterlab.py`). Nothing
 is downloaded at run time: Playwright drives the operating system's Chromium (Debian:
 `apt-get install chromium`), never a browser build of its own (`playwright install` is not needed).
 
-Three facts about the MLflow 3 UI shape this module:
+Three facts about the MLflow 3 UI shape this module (JupyterLab gets `seed={}`):
 - it never reaches "network idle" (it polls), so every step waits for text on the page;
 - some of what it shows is UI state kept in the browser's localStorage: the assistant side panel
   (open by default), GenAI or model-training mode, the runs table's columns, a promotion dialog
@@ -121,10 +122,11 @@ def ui_state(
     return seed
 
 
-class MlflowUI:
-    """One headless Chromium on an MLflow UI at `url`, with a fresh profile seeded with `seed`.
+class HeadlessChromium:
+    """One headless Chromium on a web app at `url` (the MLflow UI, JupyterLab), with a fresh
+    profile whose localStorage is seeded with `seed` (default: `ui_state()`, for the MLflow UI).
 
-    with MlflowUI("http://127.0.0.1:5000", ui_state(["1"])) as ui:
+    with HeadlessChromium("http://127.0.0.1:5000", ui_state(["1"])) as ui:
         text = ui.open("/experiments", "nyc-taxi-experiment")
         ui.screenshot("imgs/experiments_list.png")
     """
@@ -142,7 +144,7 @@ class MlflowUI:
         self.timeout_ms = int(timeout * 1000)
         self._playwright = self._browser = self.page = None
 
-    def __enter__(self) -> MlflowUI:
+    def __enter__(self) -> HeadlessChromium:
         from playwright.sync_api import sync_playwright
 
         executable = find_chromium()
@@ -204,44 +206,3 @@ class MlflowUI:
         self.page.mouse.move(0, self.viewport["height"] - 1)  # no hover highlight in the picture
         self.page.screenshot(path=str(path), animations="disabled", caret="hide")
         return path
-
-
-def register_fallback_champion(
-    tracking_uri: str, experiment_name: str, model_name: str = "nyc-taxi-regressor"
-):
-    """Until notebook 06 exists: register the best run of notebook 02 and give it the alias `champion`.
-
-    Clearly labelled as a stand-in (a tag and a description say so), for the screenshots and the
-    browser test only; notebook 06 does this properly once it is in the repository.
-    """
-    from mlflow import MlflowClient
-    from mlflow.tracking._tracking_service.utils import _use_tracking_uri
-
-    client = MlflowClient(tracking_uri)
-    experiment = client.get_experiment_by_name(experiment_name)
-    if experiment is None:
-        raise RuntimeError(f"No experiment {experiment_name!r}: run notebook 02 first.")
-    (best,) = client.search_runs(
-        [experiment.experiment_id],
-        "tags.developer != '' and metrics.rmse > 0",
-        order_by=["metrics.rmse ASC"],
-        max_results=1,
-    )
-    (model,) = client.search_logged_models(
-        experiment_ids=[experiment.experiment_id],
-        filter_string=f"source_run_id = '{best.info.run_id}'",
-    )
-    note = "stand-in registered by infra.browser until notebook 06 (model registry) exists"
-    client.create_registered_model(model_name, tags={"registered_by": "fallback"}, description=note)
-    # the registry looks the logged model up through the global tracking URI: point it here, then back
-    with _use_tracking_uri(tracking_uri):
-        version = client.create_model_version(
-            model_name,
-            f"models:/{model.model_id}",
-            run_id=best.info.run_id,
-            model_id=model.model_id,
-            tags={"registered_by": "fallback", "rmse": f"{best.data.metrics['rmse']:.4f}"},
-            description=f"{best.info.run_name} from notebook 02 ({note})",
-        )
-    client.set_registered_model_alias(model_name, "champion", version.version)
-    return version

@@ -12,8 +12,9 @@ is written into the repository:
 - the kernel is the `python3` of the environment that runs this module (the repository's .venv),
   so `import helpers` works and paths resolve against the repository root; it inherits `env`
   (e.g. MLFLOW_TRACKING_URI pointing at a temporary store);
-- the server has a token and a free port, and is always stopped: `/api/shutdown` (which shuts
-  the kernels down), then SIGTERM, then SIGKILL to whatever it started and is still alive.
+- the server is started, waited for (`/api/status`) and stopped by infra.servers, as MLflow's
+  are: a token and a free port, and always stopped: `/api/shutdown` (which shuts the kernels
+  down), then SIGTERM, then SIGKILL to whatever it started and is still alive.
 """
 
 from __future__ import annotations
@@ -22,14 +23,11 @@ import json
 import os
 import secrets
 import shutil
-import signal
-import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
@@ -53,7 +51,7 @@ LAB_SETTINGS = {
 VIEWPORT = {"width": 1600, "height": 1000}
 
 
-class LabStartError(RuntimeError):
+class LabStartError(servers.ServerStartError):
     """JupyterLab did not answer; the message ends with the tail of its log."""
 
 
@@ -96,90 +94,84 @@ def private_jupyter_env(folder: Path) -> dict[str, str]:
 
 @dataclass
 class LabServer:
-    """A running JupyterLab: its base URL, token, root folder, process and log."""
+    """A running JupyterLab: the process (infra.servers.Server), its token and root folder."""
 
-    url: str
+    server: servers.Server
     token: str
     root: Path
-    process: subprocess.Popen
-    log_path: Path
-    started: list[int] = field(default_factory=list)  # pids of its children (kernels) seen
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    @property
+    def started(self) -> list[int]:
+        """The pids of the processes the lab started that were seen (its kernels)."""
+        return self.server.started
+
+    @property
+    def killed(self) -> list[int]:
+        """The pids that were still alive after the lab stopped, and had to be killed."""
+        return self.server.killed
 
     def page_url(self, path: str = "") -> str:
         """The address of `path` in the lab (a notebook opens in it), with the token."""
         return f"{self.url}/lab/tree/{path}?token={self.token}"
 
     def log_tail(self, lines: int = 40) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
+        return self.server.log_tail(lines)
 
     def remember_children(self) -> None:
-        """Note the processes the server started (its kernels), to make sure they end with it."""
-        import psutil
+        """Note the processes the lab started (its kernels), to make sure they end with it."""
+        self.server.remember_children()
 
+    def stop(self, timeout: float = 20.0) -> int | None:
+        """Shut the lab and its kernels down (/api/shutdown, then signals); return its exit code."""
+        return self.server.stop(timeout)
+
+
+def _api(url: str, token: str, route: str, method: str = "GET", timeout: float = 2) -> int:
+    """The HTTP status of the lab's `route`, asked with the token."""
+    request = urllib.request.Request(
+        f"{url}{route}", method=method, headers={"Authorization": f"token {token}"}
+    )
+    with urllib.request.urlopen(request, timeout=timeout) as resp:
+        return resp.status
+
+
+def _status_problem(token: str):
+    """JupyterLab's readiness check for infra.servers: None once `/api/status` answers 200."""
+
+    def problem(url: str) -> str | None:
         try:
-            children = psutil.Process(self.process.pid).children(recursive=True)
-        except psutil.NoSuchProcess:
-            return
-        self.started.extend(p.pid for p in children if p.pid not in self.started)
+            status = _api(url, token, "/api/status")
+        except (urllib.error.URLError, OSError) as exc:
+            return str(getattr(exc, "reason", exc))
+        return None if status == 200 else f"HTTP {status}"
 
-    def stop(self, timeout: float = 20.0) -> list[int]:
-        """Shut the lab and its kernels down; return the pids that had to be killed."""
-        import psutil
+    return problem
 
-        if self.process.poll() is None:
-            self.remember_children()
-            request = urllib.request.Request(
-                f"{self.url}/api/shutdown",
-                method="POST",
-                headers={"Authorization": f"token {self.token}"},
-            )
-            try:
-                urllib.request.urlopen(request, timeout=5).close()
-                self.process.wait(timeout)
-            except (OSError, subprocess.TimeoutExpired):
-                try:
-                    os.killpg(self.process.pid, signal.SIGTERM)
-                    self.process.wait(timeout)
-                except (ProcessLookupError, subprocess.TimeoutExpired):
-                    try:
-                        os.killpg(self.process.pid, signal.SIGKILL)
-                    except ProcessLookupError:
-                        pass
-                    self.process.wait(10)
-        killed = []
-        for pid in self.started:  # kernels run in sessions of their own: SIGKILL any left
-            try:
-                proc = psutil.Process(pid)
-                proc.wait(5)
-            except psutil.NoSuchProcess:
-                continue
-            except psutil.TimeoutExpired:
-                proc.kill()
-                killed.append(pid)
-        return killed
+
+def _lab_address(host: str, port: int) -> list[str]:
+    """Where JupyterLab listens: its own options, and no port of its choosing (infra.servers picks)."""
+    return [f"--ServerApp.ip={host}", f"--ServerApp.port={port}", "--ServerApp.port_retries=0"]
 
 
 @contextmanager
 def jupyterlab(root: Path, state: Path, env: dict[str, str] | None = None, timeout: float = 120):
     """JupyterLab on 127.0.0.1 (free port, token) serving `root`; stopped on exit, whatever happened.
 
-    `state` is a folder for Jupyter's own files (config, runtime, settings, the log); `env` is
-    added to the environment of the server and of its kernels.
+    `state` is a folder for Jupyter's own files (config, runtime, settings, the log
+    jupyterlab.log); `env` is added to the environment of the server and of its kernels.
     """
     state.mkdir(parents=True, exist_ok=True)
-    port, token = servers.free_port(), secrets.token_hex(16)
+    token = secrets.token_hex(16)
     command = [
         sys.executable,
         "-m",
         "jupyter",
         "lab",
         "--no-browser",
-        "--ServerApp.ip=127.0.0.1",
-        f"--ServerApp.port={port}",
-        "--ServerApp.port_retries=0",
         f"--ServerApp.root_dir={root}",
         f"--IdentityProvider.token={token}",
         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
@@ -187,48 +179,25 @@ def jupyterlab(root: Path, state: Path, env: dict[str, str] | None = None, timeo
     ]
     if os.geteuid() == 0:  # containers and CI run as root, which Jupyter refuses unless told
         command.append("--allow-root")
-    log_path = state / "jupyterlab.log"
-    full_env = {**os.environ, **private_jupyter_env(state), **(env or {})}
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            command,
-            cwd=root,
-            env=full_env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-    lab = LabServer(f"http://127.0.0.1:{port}", token, root, process, log_path)
     try:
-        wait_until_ready(lab, timeout)
+        server = servers.launch(
+            command,
+            state,
+            name="jupyterlab",
+            env={**private_jupyter_env(state), **(env or {})},
+            cwd=root,
+            timeout=timeout,
+            address=_lab_address,
+            ready=_status_problem(token),
+            shutdown=lambda url: _api(url, token, "/api/shutdown", "POST", timeout=5),
+        )
+    except servers.ServerStartError as exc:
+        raise LabStartError(str(exc)) from None
+    lab = LabServer(server, token, root)
+    try:
         yield lab
     finally:
         lab.stop()
-
-
-def wait_until_ready(lab: LabServer, timeout: float) -> float:
-    """Poll the lab's `/api/status` (with the token) until it answers; return the seconds waited."""
-    start = time.perf_counter()
-    while time.perf_counter() - start < timeout:
-        if lab.process.poll() is not None:
-            raise LabStartError(
-                f"jupyter lab exited with code {lab.process.returncode}. Its log ends with:\n"
-                f"{lab.log_tail()}"
-            )
-        request = urllib.request.Request(
-            f"{lab.url}/api/status", headers={"Authorization": f"token {lab.token}"}
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=2) as resp:
-                if resp.status == 200:
-                    return time.perf_counter() - start
-        except (urllib.error.URLError, OSError):
-            pass
-        time.sleep(0.5)
-    raise LabStartError(
-        f"jupyter lab did not answer within {timeout:.0f} s. Its log ends with:\n{lab.log_tail()}"
-    )
 
 
 # --- the page: what JupyterLab shows, read from its DOM
@@ -248,7 +217,7 @@ KERNEL_STATUS_JS = """() => {
 }"""
 
 
-def open_notebook(ui: browser.MlflowUI, lab: LabServer, path: str) -> None:
+def open_notebook(ui: browser.HeadlessChromium, lab: LabServer, path: str) -> None:
     """Open `path` in the lab and wait until its kernel is idle."""
     ui.page.goto(lab.page_url(path))
     ui.page.locator(".jp-Notebook .jp-Cell").first.wait_for(state="visible")
@@ -258,7 +227,7 @@ def open_notebook(ui: browser.MlflowUI, lab: LabServer, path: str) -> None:
     lab.remember_children()
 
 
-def run_all(ui: browser.MlflowUI, timeout: float = 600) -> list[dict]:
+def run_all(ui: browser.HeadlessChromium, timeout: float = 600) -> list[dict]:
     """Run → Run All Cells from the menu bar; wait until no cell is pending and the kernel is idle.
 
     Returns each code cell's prompt and stderr texts as the page shows them (CELLS_JS).
@@ -283,7 +252,7 @@ def run_all(ui: browser.MlflowUI, timeout: float = 600) -> list[dict]:
     return page.evaluate(CELLS_JS)
 
 
-def rmse_table(ui: browser.MlflowUI) -> list[dict[str, str]]:
+def rmse_table(ui: browser.HeadlessChromium) -> list[dict[str, str]]:
     """The rows of the output table with a `metrics.rmse` column (notebook 02's comparison)."""
     return ui.page.evaluate(
         """() => {
@@ -300,7 +269,7 @@ def rmse_table(ui: browser.MlflowUI) -> list[dict[str, str]]:
     )
 
 
-def show_rmse_table(ui: browser.MlflowUI) -> None:
+def show_rmse_table(ui: browser.HeadlessChromium) -> None:
     """Scroll so that the RMSE comparison table sits in the middle of the window."""
     table = ui.page.locator(".jp-OutputArea-output table", has_text="metrics.rmse").first
     table.evaluate("t => t.scrollIntoView({block: 'center'})")
@@ -317,7 +286,7 @@ def shoot(out: Path, params: dict[str, object], env: dict[str, str], timeout: fl
         path = prepare_root(root, "02", **params)
         env = {"MLFLOW_TRACKING_URI": f"sqlite:///{tmp / 'mlflow.db'}", **env}
         with jupyterlab(root, tmp / "jupyter", env) as lab:
-            with browser.MlflowUI(lab.url, seed={}, viewport=VIEWPORT, timeout=120) as ui:
+            with browser.HeadlessChromium(lab.url, seed={}, viewport=VIEWPORT, timeout=120) as ui:
                 open_notebook(ui, lab, path)
                 cells = run_all(ui, timeout)
                 errors = [c for c in cells if any("Traceback" in s for s in c["stderr"])]

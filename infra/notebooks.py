@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import ast
-import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -50,16 +49,16 @@ def notebook_params(name: str, params: Mapping[str, object]) -> dict[str, object
 
 
 def notebook_parameters(path: Path) -> dict[str, object]:
-    """The names and default values of a notebook's `parameters` cell (None where not a literal)."""
-    nb = json.loads(Path(path).read_text())
-    (cell,) = [c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", [])]
+    """The names and default values of a notebook's `parameters` cell (None where not a literal).
+
+    papermill reads the cell (`inspect_notebook`); its defaults come back as source text.
+    """
     out = {}
-    for node in ast.parse("".join(cell["source"])).body:
-        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
-            try:
-                out[node.targets[0].id] = ast.literal_eval(node.value)
-            except ValueError:
-                out[node.targets[0].id] = None
+    for name, info in pm.inspect_notebook(str(path)).items():
+        try:
+            out[name] = ast.literal_eval(info["default"])
+        except (ValueError, SyntaxError):
+            out[name] = None
     return out
 
 

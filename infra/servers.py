@@ -1,9 +1,12 @@
-"""Start and stop real MLflow processes on 127.0.0.1: `mlflow server`, `mlflow models serve`, `mlflow ui`.
+"""Start, wait for, log and stop every process the course starts on 127.0.0.1.
 
-Used by notebooks 06-09, scripts/screenshots.py and the tests. Every process is started by one
-function, `launch`: a free port, its log in a file, ready when `/health` answers
-(`helpers.tracking.health_problem`), stopped with SIGTERM to its whole process group (the CLI and
-its uvicorn workers), and stopped at exit should its owner forget.
+`mlflow server`, `mlflow models serve`, `mlflow ui` (notebooks 06-09, scripts/screenshots.py, the
+tests) and JupyterLab (infra/lab.py) all go through one function, `launch`: a free port (chosen
+again when another program takes it between the check and the bind), the log in a file, ready
+when the readiness check passed in says so (MLflow: `/health`, `helpers.tracking.health_problem`;
+JupyterLab: `/api/status`), stopped with an optional polite request, then SIGTERM and SIGKILL to
+its whole process group (the CLI and its workers) and to any descendant that left the group
+(Jupyter's kernels), and stopped at exit should its owner forget.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import time
 import urllib.parse
 import warnings
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,7 +36,7 @@ JOBS_OFF = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
 
 
 class ServerStartError(RuntimeError):
-    """An MLflow process did not become ready; the message ends with the tail of its log."""
+    """A process did not become ready; the message ends with the tail of its log."""
 
 
 class ExposedServerWarning(UserWarning):
@@ -40,6 +44,21 @@ class ExposedServerWarning(UserWarning):
 
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+# how `launch` tells a command where to listen: MLflow's CLIs take --host and --port
+Address = Callable[[str, int], list[str]]
+# a readiness check: None when the process at this URL is ready, else why not (shown on timeout)
+Ready = Callable[[str], "str | None"]
+
+
+def mlflow_address(host: str, port: int) -> list[str]:
+    """`--host <host> --port <port>`, as `mlflow server`, `mlflow ui` and `mlflow models serve` take."""
+    return ["--host", host, "--port", str(port)]
+
+
+def mlflow_health(url: str) -> str | None:
+    """None when `<url>/health` answers, else why not: MLflow's readiness check."""
+    return health_problem(url, timeout=2)
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -57,13 +76,17 @@ def _tail(path: Path, lines: int = 40) -> str:
 
 
 @dataclass
-class MlflowServer:
-    """A running MLflow process: its URL, process and log file (07)."""
+class Server:
+    """A running process the course started: its URL, process, log file, and how to stop it (07)."""
 
     url: str
     process: subprocess.Popen
     log_path: Path
     command: list[str] = field(repr=False)
+    # asked first when stopping (JupyterLab's /api/shutdown, which also ends its kernels)
+    shutdown: Callable[[], None] | None = field(default=None, repr=False)
+    started: list[int] = field(default_factory=list)  # pids of descendants seen (kernels, workers)
+    killed: list[int] = field(default_factory=list)  # descendants still alive after the stop
 
     @property
     def port(self) -> int:
@@ -74,21 +97,36 @@ class MlflowServer:
         return self.process.poll() is None
 
     def log_tail(self, lines: int = 40) -> str:
-        """The last lines of the server's log, for error messages (07)."""
+        """The last lines of the process's log, for error messages (07)."""
         return _tail(self.log_path, lines)
 
+    def remember_children(self) -> None:
+        """Note the processes this one started so far, so that they end with it."""
+        import psutil
+
+        try:
+            children = psutil.Process(self.process.pid).children(recursive=True)
+        except psutil.NoSuchProcess:
+            return
+        self.started.extend(p.pid for p in children if p.pid not in self.started)
+
     def stop(self, timeout: float = 30.0) -> int | None:
-        """SIGTERM to the server's process group, SIGKILL after `timeout` s; return its exit code (07)."""
+        """Stop the process and everything it started; return its exit code (07).
+
+        The polite request first (if any), then SIGTERM to the process group and SIGKILL after
+        `timeout` s; descendants that run in sessions of their own and outlive it are killed
+        (their pids land in `killed`).
+        """
         if self.process.poll() is None:
-            try:
-                os.killpg(self.process.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(10)
+            self.remember_children()
+            if self.shutdown is not None:
+                try:
+                    self.shutdown()
+                    self.process.wait(timeout)
+                except (OSError, subprocess.TimeoutExpired):
+                    pass
+            self._signal_group(timeout)
+        self._end_descendants()
         # the command may exit before the process that serves (uvicorn, gunicorn) lets go of the
         # port: wait until nothing answers there, so a restart on the same port reaches a new one
         deadline = time.monotonic() + timeout
@@ -97,7 +135,36 @@ class MlflowServer:
         _RUNNING.discard(self)
         return self.process.returncode
 
-    def __enter__(self) -> MlflowServer:
+    def _signal_group(self, timeout: float) -> None:
+        if self.process.poll() is not None:
+            return
+        try:
+            os.killpg(self.process.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.process.wait(10)
+
+    def _end_descendants(self) -> None:
+        import psutil
+
+        for pid in self.started:
+            try:
+                proc = psutil.Process(pid)
+                proc.wait(5)
+            except psutil.NoSuchProcess:
+                continue
+            except psutil.TimeoutExpired:
+                proc.kill()
+                self.killed.append(pid)
+
+    def __enter__(self) -> Server:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -119,7 +186,7 @@ def _answers(url: str) -> bool:
 
 @atexit.register
 def _stop_all() -> None:
-    """Never leave a server behind when the kernel or the test process exits."""
+    """Never leave a process behind when the kernel or the test process exits."""
     for server in list(_RUNNING):
         try:
             server.stop(timeout=10)
@@ -132,33 +199,39 @@ def wait_until_ready(
     timeout: float = 90.0,
     process: subprocess.Popen | None = None,
     log_path: Path | None = None,
+    ready: Ready = mlflow_health,
 ) -> float:
-    """Poll `<url>/health` until it answers; return the seconds waited (07)."""
+    """Poll `ready(url)` until it returns None; return the seconds waited (07).
+
+    Fails at once, with the tail of the log, when the process exits first.
+    """
+    program = _program(process)
     start = time.perf_counter()
     cause = "no answer yet"
     while time.perf_counter() - start < timeout:
         if process is not None and process.poll() is not None:
             raise ServerStartError(
-                f"{_program(process)} exited with code {process.returncode} before answering "
-                f"/health. Its log ({log_path.name if log_path else 'not kept'}) ends with:\n"
+                f"{program} exited with code {process.returncode} before it was ready. Its log "
+                f"({log_path.name if log_path else 'not kept'}) ends with:\n"
                 f"{_tail(log_path) if log_path else ''}"
             )
-        cause = health_problem(url, timeout=2)
+        cause = ready(url)
         if cause is None:
             return time.perf_counter() - start
         time.sleep(0.25)
+    log = _tail(log_path) if log_path else ""
     raise ServerStartError(
-        f"{_program(process)} at {url} did not answer /health within {timeout:.0f} s ({cause}). "
-        f"Its log ends with:\n{_tail(log_path) if log_path else ''}"
+        f"{program} at {url} was not ready within {timeout:.0f} s ({cause}). "
+        f"Its log ends with:\n{log}"
     )
 
 
 def _program(process: subprocess.Popen | None) -> str:
-    """'mlflow server', 'mlflow models serve', ...: the command's words after `-m mlflow`."""
-    args = list(getattr(process, "args", None) or [])
-    if "mlflow" not in args:
+    """'mlflow server', 'mlflow models serve', 'jupyter lab': the command's words after `-m`."""
+    args = [str(a) for a in (getattr(process, "args", None) or [])]
+    if "-m" not in args:
         return "the server"
-    words = args[args.index("mlflow") :]
+    words = args[args.index("-m") + 1 :]
     return " ".join(words[: 3 if words[1:2] == ["models"] else 2])
 
 
@@ -172,12 +245,16 @@ def launch(
     env: dict[str, str] | None = None,
     cwd: str | os.PathLike | None = None,
     timeout: float = 90.0,
-) -> MlflowServer:
-    """Run `command --host <host> --port <port>` in its own process group; wait for `/health` (07).
+    address: Address = mlflow_address,
+    ready: Ready = mlflow_health,
+    shutdown: Callable[[str], None] | None = None,
+) -> Server:
+    """Run `command + address(host, port)` in its own process group; wait until `ready` (07).
 
     The log goes to `<log_dir>/<name>.log` (kept after the process stops); the process starts in
     `cwd` (default `log_dir`). With no `port`, a free one is chosen, and chosen again should
-    another program take it between the check and the bind.
+    another program take it between the check and the bind. `shutdown(url)`, if given, is the
+    polite stop tried before the signals.
     """
     log_dir = Path(log_dir)
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -186,7 +263,7 @@ def launch(
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
     for attempt in range(3):
         chosen = port or free_port(host)
-        full = [*command, "--host", host, "--port", str(chosen)]
+        full = [*command, *address(host, chosen)]
         with open(log_path, "ab") as log:
             process = subprocess.Popen(
                 full,
@@ -197,14 +274,17 @@ def launch(
                 start_new_session=True,
                 cwd=cwd or log_dir,
             )
-        server = MlflowServer(f"http://{host}:{chosen}", process, log_path, full)
+        url = f"http://{host}:{chosen}"
+        polite = (lambda u=url: shutdown(u)) if shutdown else None
+        server = Server(url, process, log_path, full, shutdown=polite)
         _RUNNING.add(server)
         try:
-            wait_until_ready(server.url, timeout, process, log_path)
+            wait_until_ready(server.url, timeout, process, log_path, ready)
             return server
         except ServerStartError:
             server.stop(timeout=10)
-            in_use = "address already in use" in _tail(log_path, 20).lower()
+            # "Address already in use" (uvicorn), "The port ... is already in use" (Jupyter)
+            in_use = "already in use" in _tail(log_path, 20).lower()
             if port is None and in_use and attempt < 2:
                 continue
             raise
@@ -224,7 +304,7 @@ def start_mlflow_server(
     extra_args: list[str] | None = None,
     timeout: float = 90.0,
     name: str = "mlflow-server",
-) -> MlflowServer:
+) -> Server:
     """Start `mlflow server` on a free port with served artifacts; wait for `/health` (07).
 
     `artifacts_destination` is a folder (or any URI the server understands, e.g. s3://...);
@@ -269,7 +349,7 @@ def start_model_server(
     port: int | None = None,
     timeout: float = 120.0,
     name: str = "model-server",
-) -> MlflowServer:
+) -> Server:
     """`mlflow models serve -m <model_uri> --env-manager local`; wait for its `/health` (06).
 
     The model is resolved through the current MLFLOW_TRACKING_URI (a `models:/name@alias` URI is
@@ -285,6 +365,6 @@ def start_model_server(
         raise ServerStartError(f"The model server for {model_uri} did not start. {exc}") from None
 
 
-def describe(server: MlflowServer) -> str:
+def describe(server: Server) -> str:
     """One line about a server, with no machine path: URL and log file name (07)."""
     return f"mlflow server at {server.url} (pid {server.process.pid}, log {server.log_path.name})"

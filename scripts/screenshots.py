@@ -160,7 +160,7 @@ def take_screenshots(
     seed = browser.ui_state(
         [eid, intro.experiment_id], search_filter="tags.mlflow.parentRunId IS NULL"
     )
-    with browser.MlflowUI(url, seed) as ui:
+    with browser.HeadlessChromium(url, seed) as ui:
 
         def shot(name: str) -> None:
             if only and Path(name).stem not in only:
@@ -235,7 +235,7 @@ def plain_ui_models_page(out: Path) -> Path:
             [sys.executable, "-m", "mlflow", "ui"], folder, name="ui", cwd=folder
         )
         try:
-            with browser.MlflowUI(server.url) as ui:
+            with browser.HeadlessChromium(server.url) as ui:
                 ui.open("/models", "Registered Models", "Share and manage machine learning models")
                 ui.page.keyboard.press("Escape")  # the promotion dialog, should it come back
                 path = ui.screenshot(out / "models_error.png")
@@ -331,14 +331,6 @@ def main(argv: list[str] | None = None) -> int:
             from mlflow import MlflowClient
 
             client = MlflowClient(server.url)
-            if "06" not in used:
-                version = browser.register_fallback_champion(
-                    server.url, used["02"]["EXPERIMENT_NAME"]
-                )
-                print(
-                    f"Notebook 06 is not in the repository yet: STAND-IN registration of "
-                    f"{version.name!r} version {version.version} with alias 'champion'."
-                )
             print("Screenshots:")
             written = take_screenshots(server.url, client, used, out, only)
         except BaseException:

@@ -46,7 +46,9 @@ def store(synthetic_course):
 def ui(store):
     url, client = store
     experiment = client.get_experiment_by_name(EXPERIMENT)
-    with browser.MlflowUI(url, browser.ui_state([experiment.experiment_id]), timeout=45) as ui:
+    with browser.HeadlessChromium(
+        url, browser.ui_state([experiment.experiment_id]), timeout=45
+    ) as ui:
         yield ui
 
 

@@ -64,7 +64,9 @@ def lab_run(tmp_path_factory) -> LabRun:
     before = files_under(ROOT / "notebooks") | files_under(ROOT / "imgs")
     start = time.perf_counter()
     with lab_session.jupyterlab(root, tmp / "jupyter", env) as lab:
-        with browser.MlflowUI(lab.url, seed={}, viewport=lab_session.VIEWPORT, timeout=120) as ui:
+        with browser.HeadlessChromium(
+            lab.url, seed={}, viewport=lab_session.VIEWPORT, timeout=120
+        ) as ui:
             try:
                 lab_session.open_notebook(ui, lab, path)
                 cells = lab_session.run_all(ui, timeout=600)
@@ -80,8 +82,8 @@ def lab_run(tmp_path_factory) -> LabRun:
         tracking_uri=uri,
         seconds=round(time.perf_counter() - start, 1),
         kernel_pids=list(lab.started),
-        killed=lab.stop(),  # already stopped: returns at once
-        server_exit=lab.process.returncode,
+        killed=list(lab.killed),
+        server_exit=lab.server.process.returncode,
     )
     after = files_under(ROOT / "notebooks") | files_under(ROOT / "imgs")
     run.written = sorted(after - before)
