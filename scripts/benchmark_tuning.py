@@ -27,27 +27,18 @@ from pathlib import Path
 
 import helpers
 from helpers import tuning
+from infra.notebooks import MONTHS, notebook, notebook_parameters
+from infra.realdata import find_real_data
 
 ROOT = helpers.repo_root()
+MONTHS_USED = (MONTHS["TRAIN_MONTH"], MONTHS["VALID_MONTH"])
 
 
-def find_data(data_dir: str | None, smoke: bool) -> tuple[str, str | None]:
-    """('tlc', folder) when the real green 2023-01/02 files are found, else ('synthetic', None)."""
-    if smoke:
-        return "synthetic", None
-    candidates = [
-        data_dir,
-        os.environ.get("TAXI_DATA_DIR"),
-        os.environ.get("TLC_DATA_DIR"),
-        str(ROOT.parent / "shared" / "tlc-data"),
-        str(ROOT / "data"),
-    ]
-    for cand in candidates:
-        if cand and all(
-            (Path(cand) / f"green_tripdata_2023-0{m}.parquet").exists() for m in (1, 2)
-        ):
-            return "tlc", cand
-    return "synthetic", None
+def find_data(data_dir: str | None, smoke: bool) -> tuple[str, Path | None]:
+    """('tlc', folder) when the real green training and validation files are found, else
+    ('synthetic', None)."""
+    folder = None if smoke else find_real_data(MONTHS_USED, first=[data_dir])
+    return ("tlc", folder) if folder else ("synthetic", None)
 
 
 def run_side(
@@ -149,10 +140,11 @@ def _tuning_benchmark(args, tmp: Path) -> dict:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         data_dir = folder or tmp / "data"
-        train = helpers.load_month("green", "2023-01", source, data_dir, rows)
-        valid = helpers.load_month("green", "2023-02", source, data_dir, rows)
+        train = helpers.load_month("green", MONTHS_USED[0], source, data_dir, rows)
+        valid = helpers.load_month("green", MONTHS_USED[1], source, data_dir, rows)
     print(
-        f"data: {source} green 2023-01 -> 2023-02 ({len(train.df)} / {len(valid.df)} trips)"
+        f"data: {source} green {MONTHS_USED[0]} -> {MONTHS_USED[1]} "
+        f"({len(train.df)} / {len(valid.df)} trips)"
         + ("" if source == "tlc" else "  [GENERATED: the real files were not found]")
     )
     mlflow.set_tracking_uri(f"sqlite:///{tmp / 'mlflow.db'}")
@@ -311,12 +303,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
+    defaults = notebook_parameters(notebook("03"))  # side (b) is the search 03 runs by default
     parser.add_argument("--course-trials", type=int, default=10)
     parser.add_argument(
-        "--fast-trials", type=int, default=50, help="notebook 03's MAX_EVALS default"
+        "--fast-trials",
+        type=int,
+        default=defaults["MAX_EVALS"],
+        help="default: notebook 03's MAX_EVALS (%(default)s)",
     )
     parser.add_argument(
-        "--stop-after", type=int, default=20, help="notebook 03's STOP_AFTER default"
+        "--stop-after",
+        type=int,
+        default=defaults["STOP_AFTER"],
+        help="default: notebook 03's STOP_AFTER (%(default)s)",
     )
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--out", default=str(ROOT / "build" / "benchmark"))

@@ -1,26 +1,11 @@
-"""The course benchmark's table and memory sampler (no notebook runs here, and no timing)."""
+"""The course benchmark's table and memory sampler, infra.memory (no notebook runs here, no timing)."""
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 
-import helpers
-
-
-def load_script(name: str):
-    """scripts/<name>.py as a module: scripts/ is a folder of programs, not a package."""
-    path = helpers.repo_root() / "scripts" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"script_{name}", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-bench = load_script("benchmark_course")
-Result = bench.Result
+from infra.memory import PeakMemory, Result, course_table
 
 
 def fake_results(sizes=("green", "yellow")) -> list:
@@ -39,7 +24,7 @@ def rows(table: str) -> list[list[str]]:
 
 
 def test_table_with_both_sizes_has_ratio_and_total():
-    table = rows(bench.course_table(fake_results()))
+    table = rows(course_table(fake_results()))
     assert table[0] == [
         "notebook",
         "green: time",
@@ -56,7 +41,7 @@ def test_table_with_both_sizes_has_ratio_and_total():
 
 
 def test_table_with_one_size_has_only_its_columns():
-    table = rows(bench.course_table(fake_results(("yellow",))))
+    table = rows(course_table(fake_results(("yellow",))))
     assert table[0] == ["notebook", "yellow: time", "yellow: peak memory"]
     assert [r[0] for r in table[2:]] == ["01-intro", "02-start", "**total**"]
     assert all(len(r) == 3 for r in table)
@@ -66,7 +51,7 @@ def test_failed_notebook_is_shown_failed_and_the_rest_not_run():
     results = fake_results()
     results[2] = Result("yellow", "01-intro", 3_000_000, 75.0, 900.0, "failed", "cell 4: boom")
     del results[3]  # the size stopped: yellow's 02 never ran
-    table = rows(bench.course_table(results))
+    table = rows(course_table(results))
     assert table[2][3:] == ["**failed** after 1 min 15 s", "900 MiB", ""]  # no ratio
     assert table[3][3:5] == ["not run", ""]
     assert table[4][3] == "**1 min 15 s** (incomplete)"
@@ -74,14 +59,14 @@ def test_failed_notebook_is_shown_failed_and_the_rest_not_run():
 
 def test_peak_memory_sees_a_child_process_allocating_200_mb():
     code = "b = bytearray(200_000_000); import time; time.sleep(1.5)"
-    with bench.PeakMemory(interval=0.1) as memory:
+    with PeakMemory(interval=0.1) as memory:
         subprocess.run([sys.executable, "-c", code], check=True)
     assert memory.samples >= 3
     assert memory.peak_mib >= 180, f"peak {memory.peak_mib:.0f} MiB"
     # a process that was already running is not the notebook's
     leftover = subprocess.Popen([sys.executable, "-c", code])
     try:
-        with bench.PeakMemory(interval=0.1) as memory:
+        with PeakMemory(interval=0.1) as memory:
             subprocess.run([sys.executable, "-c", "import time; time.sleep(0.5)"], check=True)
         assert memory.peak_mib < 100, f"peak {memory.peak_mib:.0f} MiB"
     finally:
