@@ -5,7 +5,7 @@
     python scripts/screenshots.py --url http://127.0.0.1:5000   # only the pictures, of a running server
     python scripts/screenshots.py --only jupyterlab,system-metrics   # only these pictures
 
-1. Finds the real TLC files (--data-dir, data/, $TLC_DATA_DIR, ../shared/tlc-data) and copies them
+1. Finds the real TLC files (infra.realdata: --data-dir, $TLC_DATA_DIR, $TAXI_DATA_DIR, ../shared/tlc-data, data/) and copies them
    into build/screenshots/data (so runs record a path relative to the repository), or generates
    data when there are none (--data-source auto).
 2. Starts `mlflow server` on 127.0.0.1 (a free port) on a fresh sqlite store with served
@@ -49,11 +49,11 @@ from infra.notebooks import (
     parse_params,
     run_notebook,
 )
+from infra.realdata import COURSE_MONTHS, find_real_data
 
 ROOT = helpers.repo_root()
 IMGS = ROOT / "imgs"
 WORK = ROOT / "build" / "screenshots"
-MONTHS = ("2023-01", "2023-02", "2023-03")
 # every picture by name (--only): of the live server, of a fresh `mlflow ui`, of JupyterLab
 PICTURES = (
     "experiments_list experiment_dialogue mlflow_ui run_page run_artifacts model_artifacts "
@@ -61,33 +61,18 @@ PICTURES = (
 ).split()
 
 
-def find_real_data(data_dir: str | None) -> Path | None:
-    """A folder holding the real green 2023-01..03 files, or None."""
-    candidates = [
-        data_dir,
-        str(helpers.default_data_dir()),
-        os.environ.get("TLC_DATA_DIR"),
-        str(ROOT.parent / "shared" / "tlc-data"),
-    ]
-    names = [helpers.taxi_filename("green", m) for m in MONTHS]
-    for cand in candidates:
-        if cand and all((Path(cand) / n).is_file() for n in names):
-            return Path(cand).resolve()
-    return None
-
-
 def prepare_data(source: str, data_dir: str | None) -> tuple[str, Path]:
     """('tlc' or 'synthetic', the data folder the notebooks read), copying real files if found."""
     folder = WORK / "data"
     folder.mkdir(parents=True, exist_ok=True)
-    real = find_real_data(data_dir) if source != "synthetic" else None
+    real = find_real_data(first=[data_dir]) if source != "synthetic" else None
     if real is None:
         if source == "tlc":
             raise SystemExit(
                 "--data-source tlc: the real green 2023-01..03 files were not found (give --data-dir)."
             )
         return "synthetic", folder
-    for month in MONTHS:
+    for month in COURSE_MONTHS:
         name = helpers.taxi_filename("green", month)
         if (
             not (folder / name).exists()

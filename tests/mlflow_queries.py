@@ -8,7 +8,7 @@ from mlflow import MlflowClient
 
 import helpers
 from helpers import models
-from tests.conftest import EXPERIMENT
+from tests.support import EXPERIMENT
 
 
 def runs(client: MlflowClient, experiment: str, filter_string: str = "") -> list:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from tests.conftest import assert_nbval_passed
 from tests.mlflow_queries import runs
+from tests.support import assert_nbval_passed
 
 
 def test_01_baseline_run_records_data(course_store):
@@ -21,8 +21,8 @@ def test_01_a_script_run_records_its_git_commit(course_store):
     """What 01 says: a script in a git checkout gets the commit it ran from."""
     import subprocess
 
-    from tests.conftest import require
     from tests.notebook_runner import NOTEBOOKS
+    from tests.support import require
 
     (run,) = runs(course_store, "test-intro", "tags.mlflow.runName = 'from-a-script'")
     assert run.data.tags["mlflow.source.type"] == "LOCAL"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from infra.notebooks import NotebookFailed
-from tests.conftest import EXPERIMENT, assert_nbval_passed
 from tests.mlflow_queries import TRAIN_VALID, by_name, dataset_inputs, logged_models, runs
 from tests.notebook_runner import run_papermill
+from tests.support import EXPERIMENT, assert_nbval_passed
 
 
 def test_02_one_run_per_model_with_tags_params_artifacts(course_store):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import EXPERIMENT, assert_nbval_passed
 from tests.mlflow_queries import runs
+from tests.support import EXPERIMENT, assert_nbval_passed
 
 
 def test_03_one_child_run_per_trial_and_best_is_minimum(course_store):

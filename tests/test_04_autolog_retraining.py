@@ -5,8 +5,8 @@ from __future__ import annotations
 import mlflow
 import pytest
 
-from tests.conftest import EXPERIMENT, assert_nbval_passed
 from tests.mlflow_queries import by_name, logged_models, runs
+from tests.support import EXPERIMENT, assert_nbval_passed
 
 
 def test_04_autolog_xgboost_and_four_sklearn_runs(course_store):

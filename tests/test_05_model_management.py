@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from helpers import models
-from tests.conftest import EXPERIMENT, assert_nbval_passed
 from tests.mlflow_queries import model_of, runs, trips
 from tests.notebook_runner import notebook_text
+from tests.support import EXPERIMENT, assert_nbval_passed
 
 
 def test_05_one_pyfunc_model_per_kind_from_raw_trips(store):

@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 
 import helpers
-from tests.conftest import EXPERIMENT, REGISTERED, assert_nbval_passed
 from tests.mlflow_queries import dataset_inputs, model_of, runs, trips
 from tests.notebook_runner import notebook_text
+from tests.support import EXPERIMENT, REGISTERED, assert_nbval_passed
 
 
 def test_06_registry_versions_aliases_tags_and_promotion(store):

@@ -10,9 +10,9 @@ import pytest
 from mlflow import MlflowClient
 
 from infra import servers, stores
-from tests.conftest import NOTEBOOK_ENV, SMALL, assert_nbval_passed
 from tests.mlflow_queries import runs
 from tests.notebook_runner import notebook_text, run_papermill
+from tests.support import NOTEBOOK_ENV, SMALL, assert_nbval_passed
 
 RF_PARAMS = {"max_depth", "n_estimators", "min_samples_split", "min_samples_leaf", "random_state"}
 

@@ -33,8 +33,8 @@ from mlflow import MlflowClient
 
 from infra import servers, stores
 from infra import spark as local_spark
-from tests.conftest import require
 from tests.notebook_runner import notebook, notebook_text, run_nbval, run_papermill
+from tests.support import require
 
 MAX_EVALS = 4
 SMALL = {"DATA_SOURCE": "synthetic", "SYNTHETIC_ROWS": 4000}

@@ -28,8 +28,8 @@ from sklearn.metrics import root_mean_squared_error
 
 from helpers import tuning, wandb_tracking
 from infra import wandb_log
-from tests.conftest import require
 from tests.notebook_runner import NOTEBOOKS, files_under, notebook, run_nbval
+from tests.support import require
 
 SWEEP_COUNT = 3
 EXPERIMENT = "test-wandb-comparison"

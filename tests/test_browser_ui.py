@@ -14,7 +14,7 @@ from __future__ import annotations
 import pytest
 
 from infra import browser, servers
-from tests.conftest import EXPERIMENT, REGISTERED, require
+from tests.support import EXPERIMENT, REGISTERED, require
 
 
 # session scope: checked before the session's notebook chain (synthetic_course) is built for it

@@ -23,8 +23,8 @@ from mlflow import MlflowClient
 
 from infra import browser
 from infra import lab as lab_session
-from tests.conftest import NOTEBOOK_ENV, ROOT, SMALL, require
 from tests.notebook_runner import files_under, notebook
+from tests.support import NOTEBOOK_ENV, ROOT, SMALL, require
 
 EXPERIMENT = "test-jupyterlab"
 

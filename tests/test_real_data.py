@@ -1,7 +1,7 @@
 """The course's reference numbers on the real TLC green files (2023-01..03).
 
-Skipped, with the reason printed, when the files are not found ($TLC_DATA_DIR or
-../shared/tlc-data beside the repository). Reference figures: ../shared/tlc-data/README.md.
+Skipped, with the reason printed, when the files are not found ($TLC_DATA_DIR,
+$TAXI_DATA_DIR, ../shared/tlc-data beside the repository, data/: infra.realdata). Reference figures: ../shared/tlc-data/README.md.
 """
 
 from __future__ import annotations
@@ -11,10 +11,11 @@ from sklearn.linear_model import Lasso, LinearRegression, Ridge
 from sklearn.metrics import root_mean_squared_error
 
 import helpers
+from tests.support import REAL_MONTHS
 
 pytestmark = pytest.mark.realdata
 
-MONTHS = {"train": "2023-01", "valid": "2023-02", "test": "2023-03"}
+MONTHS = dict(zip(("train", "valid", "test"), REAL_MONTHS, strict=True))
 
 
 @pytest.fixture(scope="module")

@@ -19,9 +19,9 @@ from sklearn.metrics import root_mean_squared_error
 
 import helpers
 from helpers import tuning
-from tests.conftest import NOTEBOOK_ENV, SMALL
 from tests.mlflow_queries import runs
 from tests.notebook_runner import run_papermill
+from tests.support import NOTEBOOK_ENV, SMALL
 
 MAX_TRIPS = 1500
 EXPERIMENT = "test-at-scale"

@@ -18,7 +18,7 @@ from mlflow.entities import Metric, Param
 from mlflow.exceptions import MlflowException
 
 from infra import auth, servers, stores
-from tests.conftest import require
+from tests.support import require
 
 WORKERS, RUNS_PER_WORKER, METRICS_PER_RUN = 8, 20, 10
 
