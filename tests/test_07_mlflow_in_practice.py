@@ -15,6 +15,31 @@ from tests.notebook_runner import notebook_text, run_papermill
 from tests.support import NOTEBOOK_ENV, SMALL, assert_nbval_passed, require
 
 
+def postgres_contents(uri: str) -> dict:
+    """What scenario 3 left in its PostgreSQL database, read from MLflow's own tables (runs,
+    experiments, tags, latest_metrics, registered_model_aliases, model_versions) with psycopg."""
+    import psycopg
+
+    with psycopg.connect(uri) as conn:
+        runs = conn.execute(
+            """select r.run_uuid, r.name, r.status, e.name, t.value, m.value
+            from runs r join experiments e on e.experiment_id = r.experiment_id
+            left join tags t on t.run_uuid = r.run_uuid and t.key = 'scenario'
+            left join latest_metrics m on m.run_uuid = r.run_uuid and m.key = 'rmse'
+            where r.lifecycle_stage = 'active'"""
+        ).fetchall()
+        aliases = conn.execute(
+            """select a.name, a.alias, a.version, v.run_id
+            from registered_model_aliases a join model_versions v
+            on v.name = a.name and v.version = a.version"""
+        ).fetchall()
+    columns = ("run_id", "name", "status", "experiment", "scenario", "rmse")
+    return {
+        "runs": [dict(zip(columns, row, strict=True)) for row in runs],
+        "aliases": {(name, alias): (version, run_id) for name, alias, version, run_id in aliases},
+    }
+
+
 @pytest.fixture(scope="module")
 def store(synthetic_course, tmp_path_factory):
     """07 in a store of its own, with its own servers (scenario 3 on a fresh PostgreSQL database
@@ -37,6 +62,7 @@ def store(synthetic_course, tmp_path_factory):
             WORK_DIR=str(here / "work07"),
             POSTGRES_URI=pg or "postgresql://nobody:none@127.0.0.1:1/none",
         )
+        in_postgres = postgres_contents(pg) if pg else None
     finally:
         if pg:
             stores.drop_database(base, pg)
@@ -47,6 +73,7 @@ def store(synthetic_course, tmp_path_factory):
         "client07": MlflowClient(uri07),
         "postgres": pg,
         "no_postgres": no_postgres,  # why scenario 3 could not run, or None
+        "in_postgres": in_postgres,  # what scenario 3 left in its database, read before the drop
         "nb": {"07": nb07},
     }
 
@@ -83,6 +110,13 @@ def test_07_scenario_3_postgresql_and_basic_auth(store):
         f"notebook 07's scenario 3 needs a PostgreSQL: {store['no_postgres']}; "
         "`bash .ci/postgres.sh start /tmp/pg` and export MLFLOW_TEST_POSTGRES_URI=$(cat /tmp/pg/uri)",
     )
+    # in PostgreSQL itself, before the database was dropped: alice's one run, and the alias
+    (run,) = store["in_postgres"]["runs"]
+    assert run["experiment"] == "test-in-practice" and run["scenario"] == "3-postgres-auth"
+    assert run["status"] == "FINISHED" and run["rmse"] > 0
+    aliases = store["in_postgres"]["aliases"]
+    assert aliases == {("nyc-taxi-in-practice", "champion"): (1, run["run_id"])}
+    # what the learner sees of the authentication (the users live in the server's auth database)
     text = notebook_text(store["nb"]["07"])
     assert "SCENARIO 3 SKIPPED" not in text
     assert "no credentials: 401" in text
