@@ -87,6 +87,7 @@ class Server:
     shutdown: Callable[[], None] | None = field(default=None, repr=False)
     started: list[int] = field(default_factory=list)  # pids of descendants seen (kernels, workers)
     killed: list[int] = field(default_factory=list)  # descendants still alive after the stop
+    ready: bool = False  # it answered its readiness check (so the port is its own)
 
     @property
     def port(self) -> int:
@@ -129,8 +130,9 @@ class Server:
         self._end_descendants()
         # the command may exit before the process that serves (uvicorn, gunicorn) lets go of the
         # port: wait until nothing answers there, so a restart on the same port reaches a new one
+        # (not after a start that failed: then what answers there may be another program)
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and _answers(self.url):
+        while self.ready and time.monotonic() < deadline and _answers(self.url):
             time.sleep(0.1)
         _RUNNING.discard(self)
         return self.process.returncode
@@ -280,6 +282,7 @@ def launch(
         _RUNNING.add(server)
         try:
             wait_until_ready(server.url, timeout, process, log_path, ready)
+            server.ready = True
             return server
         except ServerStartError:
             server.stop(timeout=10)

@@ -32,6 +32,7 @@ from pathlib import Path
 import psutil
 
 import helpers
+from infra import notebooks as runner  # the notebook runner: papermill, parameters, months
 from infra.memory import (
     SAMPLE_SECONDS,
     SIZES,
@@ -39,16 +40,6 @@ from infra.memory import (
     Result,
     course_table,
     format_seconds,
-)
-from infra.notebooks import (
-    MONTHS,
-    NotebookFailed,
-    add_param_option,
-    course_notebooks,
-    failure,
-    notebook_params,
-    parse_params,
-    run_notebook,
 )
 
 ROOT = helpers.repo_root()
@@ -120,7 +111,7 @@ def write_outputs(out: Path, results: list[Result], info: dict) -> None:
 def generate(size: str, params: dict, data_dir: Path) -> tuple[float, int]:
     """Generate (or find cached) the months of `size`; return (seconds, trips to train on)."""
     rows = params.get("SYNTHETIC_ROWS")
-    months = [str(params.get(name, month)) for name, month in MONTHS.items()]
+    months = [str(params.get(name, month)) for name, month in runner.MONTHS.items()]
     start = time.perf_counter()
     files = [helpers.get_taxi_file(size, m, "synthetic", data_dir, rows) for m in months]
     seconds = time.perf_counter() - start
@@ -145,9 +136,11 @@ def run_size(
             with PeakMemory() as memory:
                 start = time.perf_counter()
                 try:
-                    run_notebook(nb, executed / nb.name, notebook_params(nb.name, params), env=env)
-                except NotebookFailed as exc:
-                    error = failure(nb.name, exc)
+                    runner.run_notebook(
+                        nb, executed / nb.name, runner.notebook_params(nb.name, params), env=env
+                    )
+                except runner.NotebookFailed as exc:
+                    error = runner.failure(nb.name, exc)
                 except Exception as exc:  # the kernel died (out of memory?) or timed out
                     error = f"{nb.name} failed: {type(exc).__name__}: {exc}"
                 seconds = time.perf_counter() - start
@@ -175,16 +168,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--data-dir", default=None, help="cache of generated months (default <out>/data)"
     )
-    add_param_option(parser)
+    runner.add_param_option(parser)
     args = parser.parse_args(argv)
-    extra = parse_params(args.param)
+    extra = runner.parse_params(args.param)
     if fixed := [k for k in FIXED if k in extra]:
         parser.error(f"{', '.join(fixed)}: set by the benchmark (--size, --data-dir), not by -p")
 
     out = Path(args.out).resolve()
     data_dir = Path(args.data_dir).resolve() if args.data_dir else out / "data"
     sizes = [s for s in SIZES if s in args.size]
-    notebooks = course_notebooks(args.only)
+    notebooks = runner.course_notebooks(args.only)
     results: list[Result] = []
     info: dict = {
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),

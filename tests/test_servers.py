@@ -6,11 +6,15 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import socket
 import stat
+import subprocess
+import sys
 import time
 import warnings
 from pathlib import Path
 
+import psutil
 import pytest
 import requests
 from mlflow import MlflowClient
@@ -253,3 +257,57 @@ def test_a_server_beyond_localhost_warns_that_it_exposes_the_store(tmp_path):
             servers.start_mlflow_server(
                 "nosuchdb://nowhere", tmp_path / "artifacts", tmp_path, name="local", timeout=60
             )
+
+
+def http_server(tmp_path, **kwargs) -> servers.Server:
+    """`python -m http.server` through infra.servers.launch: its own address options and
+    readiness check (it has no /health: its directory listing answers)."""
+
+    def listing(url: str) -> str | None:
+        try:
+            return None if requests.get(url, timeout=2).status_code == 200 else "not yet"
+        except requests.ConnectionError as exc:
+            return str(exc)
+
+    return servers.launch(
+        [sys.executable, "-m", "http.server"],
+        tmp_path,
+        name="http",
+        address=lambda host, port: ["--bind", host, str(port)],
+        ready=listing,
+        **kwargs,
+    )
+
+
+def test_launch_takes_another_port_when_one_is_taken_meanwhile(tmp_path, monkeypatch):
+    """A free port can be taken between the check and the bind: launch picks another one."""
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    ports = iter([taken.getsockname()[1]])
+    real_free_port = servers.free_port
+    monkeypatch.setattr(servers, "free_port", lambda host: next(ports, None) or real_free_port())
+    try:
+        with http_server(tmp_path) as server:
+            assert server.port != taken.getsockname()[1]
+            assert requests.get(server.url, timeout=5).status_code == 200
+        assert "already in use" in server.log_path.read_text().lower()  # the first try's log
+    finally:
+        taken.close()
+    assert not server.running
+
+
+def test_a_process_its_owner_forgets_is_stopped_at_exit(tmp_path):
+    """infra.servers stops what it started when the Python that started it exits."""
+    code = (
+        "import sys, pathlib, requests\n"
+        "from infra import servers\n"
+        "from tests.test_servers import http_server\n"
+        "server = http_server(pathlib.Path(sys.argv[1]))\n"
+        "print(server.process.pid, flush=True)\n"  # and exit without stopping it
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, check=True
+    )
+    pid = int(done.stdout.split()[-1])
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
