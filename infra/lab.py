@@ -33,7 +33,7 @@ from pathlib import Path
 import nbformat
 
 import helpers
-from infra import browser, servers
+from infra import browser, notebooks, servers
 
 ROOT = helpers.repo_root()
 
@@ -57,16 +57,8 @@ class LabStartError(servers.ServerStartError):
 
 def prepare_root(folder: Path, prefix: str = "02", **params) -> str:
     """A lab root in `folder`: notebook `prefix` (params injected) and imgs/; its path in the lab."""
-    from papermill.parameterize import parameterize_notebook
-
-    (source,) = sorted((ROOT / "notebooks").glob(f"{prefix}-*.ipynb"))
-    nb = nbformat.read(source, as_version=4)
-    if params:
-        # papermill expects the metadata its own runs leave; cleaned notebooks drop empty tags
-        nb.metadata.setdefault("papermill", {})
-        for cell in nb.cells:
-            cell.metadata.setdefault("tags", [])
-        nb = parameterize_notebook(nb, params)
+    source = notebooks.notebook(prefix)
+    nb = notebooks.with_parameters(source, params)
     (folder / "notebooks").mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, folder / "notebooks" / source.name)
     shutil.copytree(ROOT / "imgs", folder / "imgs", dirs_exist_ok=True)

@@ -62,6 +62,22 @@ def notebook_parameters(path: Path) -> dict[str, object]:
     return out
 
 
+def with_parameters(path: str | os.PathLike, params: Mapping[str, object]):
+    """The notebook at `path` with `params` injected after its `parameters` cell, as papermill
+    does (a run outside papermill: nbval, JupyterLab); unchanged without `params`."""
+    import nbformat
+    from papermill.parameterize import parameterize_notebook
+
+    nb = nbformat.read(path, as_version=4)
+    if not params:
+        return nb
+    # papermill expects the metadata its own runs leave; cleaned notebooks drop empty tags
+    nb.metadata.setdefault("papermill", {})
+    for cell in nb.cells:
+        cell.metadata.setdefault("tags", [])
+    return parameterize_notebook(nb, dict(params))
+
+
 def run_notebook(
     path: str | os.PathLike,
     output: str | os.PathLike,

@@ -8,10 +8,9 @@ import sys
 from pathlib import Path
 
 import nbformat
-from papermill.parameterize import parameterize_notebook
 
 import helpers
-from infra.notebooks import NOTEBOOKS, notebook, run_notebook
+from infra.notebooks import NOTEBOOKS, notebook, run_notebook, with_parameters
 
 SANITIZE = helpers.repo_root() / "tests" / "nbval_sanitize.cfg"
 
@@ -55,13 +54,7 @@ def run_nbval(
     `params` are injected as papermill does, in a cell after the `parameters` cell, so a smaller
     search can be run without touching the committed outputs of the other cells.
     """
-    nb = nbformat.read(notebook(prefix), as_version=4)
-    if params:
-        # papermill expects the metadata its own runs leave; cleaned notebooks drop empty tags
-        nb.metadata.setdefault("papermill", {})
-        for cell in nb.cells:
-            cell.metadata.setdefault("tags", [])
-        nb = parameterize_notebook(nb, params)
+    nb = with_parameters(notebook(prefix), params)
     copy = workdir / notebook(prefix).name
     nbformat.write(nb, copy)
     cmd = [
