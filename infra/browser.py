@@ -1,6 +1,6 @@
 """A real browser for the pages the course shows: headless Chromium driven by Playwright.
 
-It opens the MLflow UI (`scripts/screenshots.py`, the pictures in imgs/; `tests/test_browser_ui.py`)
+It opens the MLflow UI (`scripts/screenshots.py`, the pictures in imgs/; `tests/test_mlflow_ui.py`)
 and JupyterLab (`infra/lab.py`, `tests/test_jupyterlab.py`). Nothing
 is downloaded at run time: Playwright drives the operating system's Chromium (Debian:
 `apt-get install chromium`), never a browser build of its own (`playwright install` is not needed).

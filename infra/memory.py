@@ -1,5 +1,5 @@
 """How much a notebook run takes: the peak memory of every process it starts, and the table of
-time and memory per notebook and size (scripts/benchmark_course.py, tests/test_benchmark_course.py).
+time and memory per notebook and size (scripts/benchmark_course.py, tests/test_memory.py).
 """
 
 from __future__ import annotations
