@@ -266,7 +266,7 @@ def http_server(tmp_path, **kwargs) -> servers.Server:
     def listing(url: str) -> str | None:
         try:
             return None if requests.get(url, timeout=2).status_code == 200 else "not yet"
-        except requests.ConnectionError as exc:
+        except requests.RequestException as exc:
             return str(exc)
 
     return servers.launch(
