@@ -31,13 +31,14 @@ EXPERIMENT = "search-faults"
 
 
 def logged_trials(db: Path) -> int:
-    """Trials (child runs) with their rmse in the sqlite store, read directly, read-only."""
+    """Trials (child runs) ended with their rmse in the sqlite store, read directly, read-only."""
     try:
         with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as conn:
             (count,) = conn.execute(
                 """select count(*) from runs r
                 join tags t on t.run_uuid = r.run_uuid and t.key = 'mlflow.parentRunId'
-                join latest_metrics m on m.run_uuid = r.run_uuid and m.key = 'rmse'"""
+                join latest_metrics m on m.run_uuid = r.run_uuid and m.key = 'rmse'
+                where r.status = 'FINISHED'"""
             ).fetchone()
     except sqlite3.OperationalError:  # not created yet, or busy: ask again
         return 0
@@ -108,9 +109,13 @@ def test_server_killed_under_notebook_03s_search_fails_fast_keeps_runs_and_a_rer
     error = err.value
     print(f"failed {seconds_to_fail:.1f} s after the kill: {error.ename}: {error.evalue[:500]}")
     assert "fmin(" in error.source, "the failing cell is not the search"
-    assert f"127.0.0.1:{server.port}" in error.evalue or f"port={server.port}" in error.evalue
-    assert "Connection refused" in error.evalue or "ConnectionError" in error.evalue
-    assert seconds_to_fail < 30, f"took {seconds_to_fail:.1f} s to give up"
+    # what the learner reads under the cell: MLflow's error, naming the server and the refusal
+    assert error.ename == "MlflowException"
+    assert error.evalue.startswith(f"API request to {server.url}/api/2.0/mlflow/")
+    assert "Connection refused" in error.evalue
+    # 2 retries with backoff factor 1 (FAIL_FAST_HTTP): about 15 s on a busy 2-core machine;
+    # MLflow's defaults (7 retries, factor 2) would keep the learner waiting for minutes
+    assert seconds_to_fail < 40, f"took {seconds_to_fail:.1f} s to give up"
 
     # the store, read directly: intact, with the trials that ended before the kill
     with sqlite3.connect(db) as conn:
