@@ -33,6 +33,7 @@ from helpers.tracking import (
     check_tracking_server,
     check_tracking_uri,
     default_tracking_uri,
+    prepare_tracking,
     setup_mlflow,
 )
 
@@ -58,8 +59,9 @@ __all__ = [
     "get_taxi_file",
     "int32_indices",
     "load_month",
-    "pandas_dataset",
     "log_months",
+    "pandas_dataset",
+    "prepare_tracking",
     "read_dataframe",
     "repo_root",
     "sample_month",

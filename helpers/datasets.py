@@ -1,8 +1,9 @@
 """Months as MLflow datasets, so each run says which data trained and scored it (notebook 02).
 
-Notebook 02 shows the two calls (`mlflow.data.from_pandas` and `mlflow.log_input`); the later
-notebooks call `log_months`, which makes the same calls with `pandas_dataset` in place of
-`from_pandas`: the same dataset, its schema found column by column (fast on a yellow month).
+Notebook 02 shows the two calls (`mlflow.data.from_pandas` and `mlflow.log_input`). Notebooks 03
+to 05 make each month's dataset once with `as_dataset` (`pandas_dataset` in place of
+`from_pandas`: the same dataset, its schema found column by column, fast on a yellow month) and
+call `mlflow.log_input` in their cells; 06 and 09 call `log_months`, which does both.
 """
 
 from __future__ import annotations
@@ -78,7 +79,7 @@ def _dataset_class():
 
 
 def as_dataset(month: TaxiMonth):
-    """The month's feature columns and target as an MLflow dataset named after its file (02)."""
+    """The month's feature columns and target as an MLflow dataset named after its file (03)."""
     return pandas_dataset(
         month.df[COLUMNS],
         source=dataset_source(month),
@@ -91,7 +92,7 @@ _DATASETS: dict[int, tuple[TaxiMonth, object]] = {}  # id(month) -> (month, its 
 
 
 def log_months(**months: TaxiMonth) -> None:
-    """`mlflow.log_input` for each month in its role: log_months(train=..., valid=...) (03).
+    """`mlflow.log_input` for each month in its role: log_months(train=..., valid=...) (06).
 
     A month's dataset (its digest) is computed once per kernel, not once per trial.
     """

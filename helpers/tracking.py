@@ -142,26 +142,40 @@ def artifact_root(tracking_uri: str) -> str | None:
     return (db.parent / "mlruns").resolve().as_uri()
 
 
-def setup_mlflow(experiment_name: str, tracking_uri: str | None = None):
-    """Point MLflow at `tracking_uri` (default: the repository's mlflow.db) and set the experiment (01).
+def prepare_tracking(tracking_uri: str | None, experiment_name: str) -> str:
+    """The tracking URI to use, checked, with `experiment_name` created if missing (02).
 
-    A URI MLflow has no store for is refused here, with what to write instead; for a server,
-    MLflow's HTTP client is set to fail within seconds when the server stops (FAIL_FAST_HTTP).
+    `tracking_uri` None means $MLFLOW_TRACKING_URI, else the repository's mlflow.db. A URI MLflow
+    has no store for is refused here, with what to write instead; for a server, MLflow's HTTP
+    client is set to fail within seconds when the server stops (FAIL_FAST_HTTP). A new experiment
+    of a sqlite store keeps its artifacts beside the database (`artifact_root`): `set_experiment`
+    alone would put them in `./mlruns` of whatever folder the kernel started in. MLflow's global
+    state is left alone: the notebook's own `mlflow.set_tracking_uri` and `set_experiment` follow.
     """
     uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri()
     check_tracking_uri(uri)  # before importing MLflow (about a second): a typo fails at once
-    import mlflow
+    from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
     if uri.startswith(("http://", "https://")):
         fail_fast_http()
     check_tracking_server(uri)
-    mlflow.set_tracking_uri(uri)
     location = artifact_root(uri)
-    client = mlflow.MlflowClient()
+    client = MlflowClient(uri)
     if location and client.get_experiment_by_name(experiment_name) is None:
         try:
             client.create_experiment(experiment_name, artifact_location=location)
         except MlflowException:  # created meanwhile by another process: use that one
             pass
+    return uri
+
+
+def setup_mlflow(experiment_name: str, tracking_uri: str | None = None):
+    """`prepare_tracking`, then `mlflow.set_tracking_uri` and `mlflow.set_experiment` (01).
+
+    Notebook 02 writes the two MLflow calls out; the later notebooks make them in this one call.
+    """
+    import mlflow
+
+    mlflow.set_tracking_uri(prepare_tracking(tracking_uri, experiment_name))
     return mlflow.set_experiment(experiment_name)

@@ -51,7 +51,8 @@ SPACES = {
     # the default: same parameters, bounds where good trees on 3 columns live
     "fast": {"max_depth": ("int", 4, 14), "learning_rate": ("log", 0.02, 0.3), **COMMON},
 }
-# the same in every trial (`reg:squarederror` replaces the course's removed `reg:linear`)
+# the same in every trial: `reg:squarederror`, the current name of the course's `reg:linear`
+# (which xgboost 3 still accepts, with a deprecation warning)
 FIXED = {"objective": "reg:squarederror", "seed": 42}
 
 

@@ -34,6 +34,25 @@ def test_01_a_script_run_records_its_git_commit(course_store):
     assert run.data.tags["mlflow.source.git.commit"] == head
 
 
+def test_notebooks_01_to_05_prose_is_a_learners_length():
+    """Short prose that says why: 01-05 together at most 3,600 words of markdown, no cell over 200
+    (the engineering record lives in docs/scale.md)."""
+    import nbformat
+
+    from tests.notebook_runner import NOTEBOOKS
+
+    total, long_cells = 0, []
+    for path in sorted(NOTEBOOKS.glob("0[1-5]-*.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            if cell.cell_type == "markdown":
+                words = len(cell.source.split())
+                total += words
+                if words > 200:
+                    long_cells.append(f"{path.name} {cell.id}: {words} words")
+    assert not long_cells, long_cells
+    assert total <= 3600, f"notebooks 01-05 hold {total} words of markdown (at most 3600)"
+
+
 def test_committed_notebook_reproduces_on_the_real_data(real_course):
     """nbval on the real files, after the notebooks before it in the same store (conftest)."""
     assert_nbval_passed(real_course.through("01"))

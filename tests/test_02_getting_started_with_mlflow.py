@@ -31,7 +31,11 @@ def test_02_one_run_per_model_with_tags_params_artifacts(course_store):
             "preprocessor/preprocessor.b"
         ]
         assert [m.name for m in logged_models(course_store, run)] == ["model"]
+        # the estimator's name is a tag, as in notebooks 03-05, not a param
+        assert run.data.tags["model"] in ("LinearRegression", "Lasso", "Ridge")
+        assert "model" not in run.data.params
     assert by_name(course_store, "lasso-alpha-1.0").data.params["alpha"] == "1.0"
+    assert by_name(course_store, "lasso-alpha-1.0").data.tags["model"] == "Lasso"
     # the solver's tolerance is logged: converged for the reference run, the course's default beside it
     assert by_name(course_store, "linear-regression").data.params["tol"] == "1e-10"
     assert by_name(course_store, "linear-regression-course-default").data.params["tol"] == "1e-06"

@@ -23,7 +23,7 @@ def test_05_one_pyfunc_model_per_kind_from_raw_trips(store):
         source = client.get_run(run.data.tags["packaged_from"])
         assert run.data.metrics["rmse"] == pytest.approx(source.data.metrics["rmse"], abs=1e-4)
         model = model_of(client, run)
-        assert model.name == "trip-duration"
+        assert model.name == "model"
         loaded = mlflow.pyfunc.load_model(model.model_uri)
         assert loaded.metadata.get_input_schema().input_names() == models.INPUT_COLUMNS
         minutes = loaded.predict(sample)
@@ -36,6 +36,38 @@ def test_05_one_pyfunc_model_per_kind_from_raw_trips(store):
     # models from code: the model's file is shown and stored, no Python object is cloudpickled
     assert "set_model(TripDurationModel())" in text and "trip_model.py" in text
     assert "CloudPickle" not in text and "python_model.pkl" not in text
+
+
+def test_05_booster_logged_with_the_xgboost_flavour_loads_both_ways(store):
+    """The course's way: the booster itself as an MLflow model, loaded back as xgboost and as
+    pyfunc, predicting the same minutes as the packaged model of the same run."""
+    import xgboost as xgb
+
+    client = store["client"]
+    (run,) = runs(client, EXPERIMENT, "tags.mlflow.runName = 'xgboost-flavor'")
+    assert run.data.tags["model"] == "xgboost"
+    source = client.get_run(run.data.tags["logged_from"])
+    assert source.info.run_name == "xgboost-best-params"
+    assert {d.dataset.name for d in run.inputs.dataset_inputs} == {
+        "green_tripdata_2023-01",
+        "green_tripdata_2023-02",
+    }
+    model = model_of(client, run)
+    assert model.name == "model"
+    booster = mlflow.xgboost.load_model(model.model_uri)
+    pyfunc = mlflow.pyfunc.load_model(model.model_uri)
+    assert isinstance(booster, xgb.Booster)
+    assert set(pyfunc.metadata.flavors) == {"xgboost", "python_function"}
+    sample = trips(store).head(50)
+    features = sample[models.INPUT_COLUMNS].astype("float32")
+    by_xgboost = booster.predict(xgb.DMatrix(features))
+    np.testing.assert_allclose(pyfunc.predict(features), by_xgboost, rtol=1e-6)
+    # the same booster as the packaged model, which builds these features from raw trips itself
+    (packaged,) = runs(client, EXPERIMENT, "tags.packaging = 'pyfunc' and tags.model = 'xgboost'")
+    raw = mlflow.pyfunc.load_model(model_of(client, packaged).model_uri).predict(sample)
+    np.testing.assert_allclose(raw, by_xgboost, rtol=1e-5)
+    text = notebook_text(store["nb"]["05"])
+    assert "Booster and PyFuncModel predict the same minutes" in text
 
 
 def test_committed_notebook_reproduces_on_the_real_data(real_course):

@@ -206,6 +206,44 @@ def test_fit_features_gives_int32_and_lasso_fits(green_path):
     assert np.isfinite(lasso.predict(X_again)).all()
 
 
+def notebook_02_dicts(df):
+    """The trips as notebook 02 (and the course) turns them into dictionaries."""
+    df = df.assign(PU_DO=df["PULocationID"] + "_" + df["DOLocationID"])
+    return df[["PU_DO", "trip_distance"]].to_dict(orient="records")
+
+
+def test_the_columnar_features_equal_notebook_02s_dictvectorizer(synthetic_dir):
+    """helpers' columnar path (yellow scale, notebooks 03-05, 08) gives notebook 02's matrices.
+
+    Fitted the same way, the vocabularies match; a fitted DictVectorizer transforms validation
+    trips, unseen zone pairs included, into the same matrix as `dv.transform` of the dicts, both
+    with `helpers.transform_features` and with the packaged model's own code (trip_model.py).
+    """
+    from helpers.trip_model import TripDurationModel
+
+    train = helpers.load_month("green", "2023-01", "synthetic", synthetic_dir, 6000).df
+    valid = helpers.load_month("green", "2023-02", "synthetic", synthetic_dir, 6000).df
+    dv = DictVectorizer()
+    X_course = dv.fit_transform(notebook_02_dicts(train))
+    V_course = dv.transform(notebook_02_dicts(valid))
+    unseen = set(valid["PULocationID"] + "_" + valid["DOLocationID"]) - set(
+        train["PULocationID"] + "_" + train["DOLocationID"]
+    )
+    assert unseen, "the months must differ in some zone pairs for this test to mean anything"
+
+    dv_fast, X_fast = helpers.fit_features(train)
+    assert dv_fast.feature_names_ == dv.feature_names_ and dv_fast.vocabulary_ == dv.vocabulary_
+    assert X_fast.shape == X_course.shape and (X_fast != X_course).nnz == 0
+    V_fast = helpers.transform_features(dv, valid)  # notebook 02 on a validation month > MAX_TRIPS
+    assert V_fast.shape == V_course.shape and (V_fast != V_course).nnz == 0
+
+    packaged = TripDurationModel()
+    packaged.dv = dv
+    trips = valid.astype({"PULocationID": int, "DOLocationID": int})  # as in the TLC files
+    V_model = packaged.features(trips)
+    assert V_model.shape == V_course.shape and (V_model != V_course).nnz == 0
+
+
 # --- MLflow set-up ------------------------------------------------------------------------------
 
 
