@@ -52,6 +52,9 @@ def test_06_runs_twice_without_moving_the_champion(store, synthetic_course):
     first = notebook_text(synthetic_course.executed["06"])
     again = notebook_text(synthetic_course.executed["06-again"])
     assert "2 candidate versions of 'test-trip-duration', 2 registered now" in first
+    # register_model's own progress lines on stderr are silenced at their source
+    assert "Successfully registered model" not in first + again
+    assert "Created version" not in first + again
     assert "promoted version 2" in first
     assert "2 candidate versions of 'test-trip-duration', 0 registered now" in again
     assert "the champion stays: version 2 is the best on the test month" in again
@@ -109,6 +112,12 @@ def test_06_serves_the_champion_over_http(course_store, synthetic_course, tmp_pa
 
     text = notebook_text(synthetic_course.executed["06"])
     assert "minutes over HTTP" in text and "server stopped: True" in text
+    # the command a learner would type, shown before the notebook starts it
+    assert (
+        f'mlflow models serve -m "models:/{REGISTERED}@champion" --env-manager local '
+        "--host 127.0.0.1 --port "
+    ) in text
+    assert "pid " not in text and "/tmp/" not in text
     month = helpers.load_month(
         "green", "2023-03", "synthetic", synthetic_course.root / "data", 4000
     )

@@ -3,6 +3,7 @@ and the committed notebook (nbval, real data: scenario 1)."""
 
 from __future__ import annotations
 
+import re
 import time
 
 import mlflow
@@ -84,20 +85,24 @@ def test_07_scenarios_1_and_2(store):
     # scenario 1: the notebook's sqlite store
     (run1,) = runs(client, "test-in-practice", "tags.scenario = '1-local-sqlite'")
     assert run1.data.tags["data.source"] == "synthetic" and run1.data.metrics["rmse"] > 0
-    assert str(client.get_model_version_by_alias("nyc-taxi-in-practice", "champion").version) == "1"
+    assert (
+        str(client.get_model_version_by_alias("nyc-taxi-trip-duration", "champion").version) == "1"
+    )
     # scenario 2: the server's own sqlite file and artifact folder, written through HTTP only
     work = store["here"] / "work07" / "scenario-2"
     server_store = MlflowClient(stores.sqlite_uri(work / "mlflow.db"))
     names = sorted(r.info.run_name for r in runs(server_store, "test-in-practice"))
     assert names == ["colleague-baseline", "linear-regression-2-team-server"]
     assert (
-        str(server_store.get_model_version_by_alias("nyc-taxi-in-practice", "champion").version)
+        str(server_store.get_model_version_by_alias("nyc-taxi-trip-duration", "champion").version)
         == "1"
     )
     assert list((work / "artifacts").rglob("MLmodel")), "no model in the server's artifact folder"
     assert "stopped the scenario 2 server (exit code 0)" in text
     assert "Uvicorn running" in (work / "scenario-2.log").read_text()
     assert "/tmp/" not in text and "pytest-of" not in text
+    assert "pid " not in text and not re.search(r"127\.0\.0\.1:\d{5}", text)  # no random ports
+    assert "Successfully registered model" not in text  # silenced at its source
     assert "CloudPickle" not in text  # the packaged model is logged from code (05)
     if not store["postgres"]:  # the notebook tells the learner why and how to start one
         assert "SCENARIO 3 SKIPPED" in text and "docker run" in text

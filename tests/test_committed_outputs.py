@@ -17,7 +17,7 @@ from tests.notebook_runner import NOTEBOOKS, notebook
 
 ALL = sorted(NOTEBOOKS.glob("[0-9][0-9]-*.ipynb"))
 IDS = [p.name[:2] for p in ALL]
-README = NOTEBOOKS.parent / "README.md"
+FIGURES = NOTEBOOKS.parent / "docs" / "figures.md"  # the table of committed figures
 
 # Lines a committed output may hold although they match WARNING / Warning: / Traceback.
 # Each entry says why it cannot be removed at the cause. Keep this list short.
@@ -125,8 +125,8 @@ def test_no_machine_paths_in_committed_outputs(path):
         assert fragment not in text, f"{path.name} shows a machine path ({fragment})"
 
 
-# What a reader must see beyond the README's table (tests/test_committed_outputs.py is the one
-# place that reads committed outputs; the README's figures are checked below)
+# What a reader must see beyond docs/figures.md's table (tests/test_committed_outputs.py is the one
+# place that reads committed outputs; the table's figures are checked below)
 SHOWN = {
     "02": ["65946 trips", "62574 trips", "5702 features", "validation RMSE: 6.0338"],
     "05": ["validation RMSE 6.0338"],
@@ -144,8 +144,8 @@ def test_committed_outputs_show_the_real_figures(prefix):
 
 
 def readme_figures() -> list[tuple[str, str, str]]:
-    """(figure, value, notebook prefix) rows of the README's table of committed figures."""
-    section = README.read_text().split("## What the committed notebooks show", 1)[1]
+    """(figure, value, notebook prefix) rows of docs/figures.md's table of committed figures."""
+    section = FIGURES.read_text().split("# What the committed notebooks show", 1)[1]
     section = section.split("\n#", 1)[0]
     rows = []
     for line in section.splitlines():
@@ -157,10 +157,10 @@ def readme_figures() -> list[tuple[str, str, str]]:
 
 def test_readme_figures_are_those_the_notebooks_show():
     rows = readme_figures()
-    assert len(rows) >= 8, "the README's figures table was not found"
+    assert len(rows) >= 8, "the figures table of docs/figures.md was not found"
     for figure, value, prefix in rows:
         text = output_text(notebook(prefix))
         for number in re.findall(r"\d+(?:\.\d+)?", value):
             assert re.search(rf"(?<![\d.]){re.escape(number)}(?![\d])", text), (
-                f"README: {figure} = {value}, but notebook {prefix} does not show {number}"
+                f"docs/figures.md: {figure} = {value}, but notebook {prefix} does not show {number}"
             )

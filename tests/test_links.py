@@ -1,5 +1,5 @@
-"""Links that lead on: every relative link in the notebooks' markdown and in the README resolves to
-a file of the repository, each notebook links the one before and the one after at its top and its
+"""Links that lead on: every relative link in the notebooks' markdown, the README and docs/
+resolves to a file of the repository, each notebook links the one before and the one after at its top and its
 bottom, and the README links every notebook.
 
 Web links (https://...) are not fetched: the tests run offline.
@@ -19,6 +19,7 @@ from helpers import repo_root
 ROOT = repo_root()
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb"))
 README = ROOT / "README.md"
+DOCS = sorted((ROOT / "docs").glob("*.md"))  # the engineering record the README links
 
 # [text](target "title") and ![alt](target); HTML href="..." and src="..."
 MARKDOWN_LINK = re.compile(r"!?\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
@@ -75,7 +76,9 @@ def test_a_broken_link_is_reported(tmp_path):
     assert broken_links(outside, root=tmp_path / "repo") == ["../there.md"]
 
 
-@pytest.mark.parametrize("path", [README, *NOTEBOOKS], ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "path", [README, *DOCS, *NOTEBOOKS], ids=lambda p: str(p.relative_to(ROOT))
+)
 def test_every_relative_link_resolves(path):
     assert broken_links(path) == [], f"{path.name} links to files that do not exist"
 
@@ -99,3 +102,11 @@ def test_readme_links_every_notebook():
     linked = {Path(urlsplit(t).path).name for t in links(README.read_text())}
     missing = [p.name for p in NOTEBOOKS if p.name not in linked]
     assert not missing, f"README.md does not link {missing}"
+
+
+def test_readme_and_the_docs_index_link_every_page_of_docs():
+    index = ROOT / "docs" / "README.md"
+    linked = {(ROOT / urlsplit(t).path).resolve() for t in links(README.read_text())}
+    linked |= {(index.parent / urlsplit(t).path).resolve() for t in links(index.read_text())}
+    missing = [p.name for p in DOCS if p.resolve() not in linked]
+    assert not missing, f"neither README.md nor docs/README.md links docs/{missing}"
