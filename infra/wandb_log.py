@@ -93,12 +93,13 @@ def _keys(item) -> list[str]:
 
 @dataclass
 class LocalArtifact:
-    """An artifact as its run logged it: name, type, digest and manifest (path -> entry) (10)."""
+    """An artifact as its run logged it: name, type, digest, manifest (path -> entry), aliases (10)."""
 
     name: str
     type: str
     digest: str
     files: dict[str, dict] = field(default_factory=dict)
+    aliases: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -170,7 +171,7 @@ def read_run(run_dir: str | os.PathLike) -> LocalRun:
                 c.path: {"digest": c.digest, "size": c.size, "local_path": c.local_path}
                 for c in a.manifest.contents
             }
-            run.artifacts.append(LocalArtifact(a.name, a.type, a.digest, files))
+            run.artifacts.append(LocalArtifact(a.name, a.type, a.digest, files, list(a.aliases)))
         elif kind == "telemetry":
             run.offline = run.offline or record.telemetry.feature.offline
         elif kind == "exit":
