@@ -38,9 +38,15 @@ class WandbSetup:
         """The folder W&B writes its runs to: `<root>/wandb` (10)."""
         return self.root / "wandb"
 
+    @property
+    def shown_runs_dir(self) -> str:
+        """`runs_dir` as a learner reads it: `build/wandb`, or `$WANDB_DIR/wandb` outside the repo (10)."""
+        shown = display_path(self.runs_dir)
+        return "$WANDB_DIR/wandb" if Path(shown).is_absolute() else shown
+
     def sync_command(self) -> str:
         """The command that uploads this notebook's offline runs later (10)."""
-        return f"wandb sync {display_path(self.runs_dir)}/offline-run-*"
+        return f"wandb sync {self.shown_runs_dir}/offline-run-*"
 
 
 def _has_api_key() -> bool:

@@ -276,6 +276,8 @@ def test_outputs_have_no_wandb_chatter_nor_home_paths(executed):
     """W&B's own messages (paths, links) stay silent: nothing points into a home folder."""
     text = json.dumps([c.get("outputs", []) for c in executed.notebook.cells])
     assert "/root/" not in text and "/home/" not in text and "wandb: " not in text
+    assert str(executed.root) not in text  # W&B's folder outside the repository: $WANDB_DIR
+    assert "runs go to $WANDB_DIR/wandb/" in text
     stderr = [
         o
         for c in executed.notebook.cells
