@@ -296,7 +296,7 @@ def test_parameters_cell_starts_with_the_learners_knobs():
     knobs, plumbing = cell.source.split("# --- plumbing")
     for name in ("TRAIN_MONTH", "WANDB_MODE", "SWEEP_COUNT", "MAX_DEPTH", "TRACKING_URI"):
         assert f"\n{name} = " in knobs
-    for name in ("SYNTHETIC_ROWS", "OUTPUT_DIR", "WANDB_DIR", "SEED"):
+    for name in ("SYNTHETIC_ROWS", "OUTPUT_DIR", "WANDB_DIR", "SEED", "TAXI_COLOR", "MAX_TRIPS"):
         assert f"\n{name} = " in plumbing and f"\n{name} = " not in knobs
     assert 'TRAIN_MONTH = "2022-01"' in knobs and "SWEEP_COUNT = 5" in knobs
 
