@@ -494,7 +494,9 @@ def test_real_q4_max_depth_moves_the_error_most(homework_data):
             forest = RandomForestRegressor(**params).fit(X_train, y_train)
             errors.append(root_mean_squared_error(y_val, forest.predict(X_val)))
         spread[name] = abs(errors[1] - errors[0])
-    assert max(spread, key=spread.get) == "max_depth", spread
+    # measured: max_depth 0.0862 (1 -> 2.5384, 20 -> 2.4523); the others 0.0111 or less
+    others = max(v for k, v in spread.items() if k != "max_depth")
+    assert spread["max_depth"] > 5 * others, spread
 
 
 def test_committed_notebook_reproduces_on_real_data(homework_dir, tmp_path):
