@@ -6,6 +6,7 @@ transaction logs and timing W&B against MLflow are machinery, in `infra/wandb_lo
 
 from __future__ import annotations
 
+import copy
 import netrc
 import os
 from dataclasses import dataclass
@@ -16,7 +17,6 @@ from hyperopt import hp
 from hyperopt.pyll import scope
 
 from helpers.paths import display_path, repo_root
-from helpers.tuning import RANDOM_FOREST_SPACE
 
 WANDB_MODES = ("offline", "online")
 NOTEBOOK = "notebooks/10-experiment-tracking-wandb.ipynb"
@@ -38,9 +38,15 @@ class WandbSetup:
         """The folder W&B writes its runs to: `<root>/wandb` (10)."""
         return self.root / "wandb"
 
+    @property
+    def shown_runs_dir(self) -> str:
+        """`runs_dir` as a learner reads it: `build/wandb`, or `$WANDB_DIR/wandb` outside the repo (10)."""
+        shown = display_path(self.runs_dir)
+        return "$WANDB_DIR/wandb" if Path(shown).is_absolute() else shown
+
     def sync_command(self) -> str:
         """The command that uploads this notebook's offline runs later (10)."""
-        return f"wandb sync {display_path(self.runs_dir)}/offline-run-*"
+        return f"wandb sync {self.shown_runs_dir}/offline-run-*"
 
 
 def _has_api_key() -> bool:
@@ -86,32 +92,37 @@ def setup_wandb(mode: str = "offline", wandb_dir: str | os.PathLike | None = Non
     return WandbSetup(mode, root)
 
 
-# --- the homework's sweep, and the same space for hyperopt
+# --- the homework's sweep, written once as data
 
-# HyperBand judges a run at steps min_iter, min_iter * eta, min_iter * eta**2, ... of its metric
-HYPERBAND = {"type": "hyperband", "min_iter": 2, "eta": 2}
-
-
-def sweep_config(method: str = "bayes", metric: str = "rmse") -> dict:
-    """The W&B homework's sweep: RANDOM_FOREST_SPACE, `method`, HyperBand early termination (10).
-
-    The bounds come from `helpers.tuning.RANDOM_FOREST_SPACE`, the one place the homework's space
-    is written (scripts/homework/hpo.py turns it into hyperopt's space for 08).
-    """
-    return {
-        "method": method,
-        "metric": {"name": metric, "goal": "minimize"},
-        "early_terminate": dict(HYPERBAND),
-        "parameters": {
-            name: {"distribution": "int_uniform", "min": low, "max": high}
-            for name, (low, high) in RANDOM_FOREST_SPACE.items()
-        },
-    }
+# `SWEEP_CONFIG` of the W&B homework's sweep.py (course repository, cohorts/2023/
+# 02-experiment-tracking/homework-wandb/): Bayesian search over four RandomForestRegressor
+# parameters, minimising the logged "MSE" (a root mean squared error, under the course's key).
+# No `early_terminate`: the script sets none. `random_state` stays 0 in every trial, as there.
+SWEEP_CONFIG: dict = {
+    "method": "bayes",
+    "metric": {"name": "MSE", "goal": "minimize"},
+    "parameters": {
+        "max_depth": {"distribution": "int_uniform", "min": 1, "max": 20},
+        "n_estimators": {"distribution": "int_uniform", "min": 10, "max": 50},
+        "min_samples_split": {"distribution": "int_uniform", "min": 2, "max": 10},
+        "min_samples_leaf": {"distribution": "int_uniform", "min": 1, "max": 4},
+    },
+}
+SWEEP_COUNT = 5  # sweep.py's `--count` default: the agent runs 5 trials
 
 
-def hyperopt_space() -> dict:
-    """RANDOM_FOREST_SPACE for hyperopt, the offline stand-in of the sweep (10)."""
-    return {
-        name: scope.int(hp.quniform(name, low, high, 1))
-        for name, (low, high) in RANDOM_FOREST_SPACE.items()
-    }
+def sweep_config(method: str = "bayes") -> dict:
+    """The homework's sweep configuration, with another search `method` if asked (10)."""
+    if method not in ("bayes", "random", "grid"):
+        raise ValueError(f"Unknown sweep method {method!r}: use 'bayes', 'random' or 'grid'.")
+    return {**copy.deepcopy(SWEEP_CONFIG), "method": method}
+
+
+def hyperopt_space(config: dict = SWEEP_CONFIG) -> dict:
+    """The sweep's integer ranges as hyperopt's space: the offline stand-in of the sweep (10)."""
+    space = {}
+    for name, spec in config["parameters"].items():
+        if spec.get("distribution") != "int_uniform":
+            raise ValueError(f"{name}: only int_uniform parameters have a hyperopt twin here")
+        space[name] = scope.int(hp.quniform(name, spec["min"], spec["max"], 1))
+    return space

@@ -6,12 +6,14 @@ core (`wandb-core`), an offline run leaves no `config.yaml` or `wandb-summary.js
 its config, summary, history and artifact manifests live only in that log. `read_run` reads them
 back, so the tests can check an offline run without an account or a network.
 
-This is machinery, not lesson code: notebook 10 collects its own results as it runs, and calls
-only `compare_logging` from here, for its measured comparison of the two trackers.
+This is machinery, not lesson code: notebook 10 collects its own results as it runs and imports
+nothing from here. The logging-overhead measurement of docs/wandb.md is this module's command
+line: `python -m infra.wandb_log --steps 100 --repeats 3`.
 """
 
 from __future__ import annotations
 
+import argparse
 import base64
 import hashlib
 import json
@@ -91,12 +93,13 @@ def _keys(item) -> list[str]:
 
 @dataclass
 class LocalArtifact:
-    """An artifact as its run logged it: name, type, digest and manifest (path -> entry) (10)."""
+    """An artifact as its run logged it: name, type, digest, manifest (path -> entry), aliases (10)."""
 
     name: str
     type: str
     digest: str
     files: dict[str, dict] = field(default_factory=dict)
+    aliases: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -168,7 +171,7 @@ def read_run(run_dir: str | os.PathLike) -> LocalRun:
                 c.path: {"digest": c.digest, "size": c.size, "local_path": c.local_path}
                 for c in a.manifest.contents
             }
-            run.artifacts.append(LocalArtifact(a.name, a.type, a.digest, files))
+            run.artifacts.append(LocalArtifact(a.name, a.type, a.digest, files, list(a.aliases)))
         elif kind == "telemetry":
             run.offline = run.offline or record.telemetry.feature.offline
         elif kind == "exit":
@@ -330,3 +333,24 @@ def compare_logging(steps: int = 100, repeats: int = 3):
     finally:
         mlflow_logger.setLevel(level)
     return pd.DataFrame(rows).set_index("logging")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print the logging-overhead table of docs/wandb.md: W&B offline against MLflow on sqlite."""
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--steps", type=int, default=100, help="metric steps each tracker logs")
+    parser.add_argument("--repeats", type=int, default=3, help="measurements; the median is kept")
+    args = parser.parse_args(argv)
+    if args.steps < 1 or args.repeats < 1:
+        parser.error("--steps and --repeats must be at least 1")
+    os.environ.setdefault("WANDB_SILENT", "true")
+    os.environ.setdefault("WANDB_ERROR_REPORTING", "false")
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")  # mlflow is imported after this
+    table = compare_logging(args.steps, args.repeats)
+    print(f"{args.steps} metric steps, median of {args.repeats} (seconds, milliseconds, KB):")
+    print(table.round(3).to_string())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,6 +1,6 @@
-"""Notebook 10 (Weights & Biases) offline: papermill on generated data, checked through what W&B
-wrote on disk, with the network blocked and every connection attempt recorded; and nbval of the
-committed notebook on the real data.
+"""Notebook 10 (the course's W&B homework) offline: papermill on generated data, checked through
+what W&B wrote on disk, with the network blocked and every connection attempt recorded; and, on
+the real green 2022-01..03 files, the homework's answers computed independently of the notebook.
 
 W&B's Go core writes an offline run only as a transaction log (`run-<id>.wandb`, plus staged
 copies of artifact files): config, summary, history and artifact manifests are read from that log
@@ -22,11 +22,16 @@ from pathlib import Path
 
 import mlflow
 import nbformat
+import numpy as np
+import pandas as pd
 import pytest
 from mlflow import MlflowClient
+from sklearn.ensemble import RandomForestRegressor
+from sklearn.feature_extraction import DictVectorizer
 from sklearn.metrics import root_mean_squared_error
 
-from helpers import tuning, wandb_tracking
+import helpers
+from helpers import wandb_tracking
 from infra import wandb_log
 from tests.notebook_runner import NOTEBOOKS, files_under, notebook, run_nbval
 from tests.support import require
@@ -34,9 +39,26 @@ from tests.support import require
 SWEEP_COUNT = 3
 EXPERIMENT = "test-wandb-comparison"
 PROJECT = "test-nyc-taxi-wandb"
-SWEEP_PARAMS = set(tuning.RANDOM_FOREST_SPACE)
-# the files at hand, which the committed outputs use (scripts/run_notebooks.py passes them to 10)
-REAL_MONTHS = {"TRAIN_MONTH": "2023-01", "VALID_MONTH": "2023-02", "TEST_MONTH": "2023-03"}
+# the W&B homework's months (cohorts/2023/02-experiment-tracking/wandb.md): the notebook's defaults
+HOMEWORK_MONTHS = ("2022-01", "2022-02", "2022-03")
+# SWEEP_CONFIG of the homework's sweep.py, typed here from the course's file, not imported
+COURSE_SWEEP = {
+    "method": "bayes",
+    "metric": {"name": "MSE", "goal": "minimize"},
+    "parameters": {
+        "max_depth": {"distribution": "int_uniform", "min": 1, "max": 20},
+        "n_estimators": {"distribution": "int_uniform", "min": 10, "max": 50},
+        "min_samples_split": {"distribution": "int_uniform", "min": 2, "max": 10},
+        "min_samples_leaf": {"distribution": "int_uniform", "min": 1, "max": 4},
+    },
+}
+SWEEP_PARAMS = set(COURSE_SWEEP["parameters"])
+Q2_OPTIONS = {"54 kB": 54e3, "154 kB": 154e3, "54 MB": 54e6, "154 MB": 154e6}
+
+
+def closest_option(size: int) -> str:
+    """The homework's rule ("select the closest one"): the option nearest to `size`, in bytes."""
+    return min(Q2_OPTIONS, key=lambda option: abs(Q2_OPTIONS[option] - size))
 
 
 def offline_env(root: Path) -> dict[str, str]:
@@ -85,7 +107,7 @@ class Executed:
 
 @pytest.fixture(scope="module")
 def executed(tmp_path_factory) -> Executed:
-    """Notebook 10 run once by papermill, offline, on 4000 generated trips a month."""
+    """Notebook 10 run once by papermill, offline, on 4000 generated trips a month (2022 months)."""
     root = tmp_path_factory.mktemp("wandb-notebook")
     uri = f"sqlite:///{root / 'mlflow.db'}"
     params = {
@@ -97,7 +119,6 @@ def executed(tmp_path_factory) -> Executed:
         "WANDB_PROJECT": PROJECT,
         "OUTPUT_DIR": str(root / "output"),
         "SWEEP_COUNT": SWEEP_COUNT,
-        "BENCH_REPEATS": 1,
     }
     out = root / "executed-10.ipynb"
     # started in notebooks/, as Jupyter starts it: nothing may be written there
@@ -136,6 +157,21 @@ def by_job(executed: Executed, job_type: str) -> list[wandb_log.LocalRun]:
     return [r for r in executed.runs if r.job_type == job_type]
 
 
+def staged(artifact: wandb_log.LocalArtifact, name: str) -> Path:
+    """W&B's staged copy of one file of an artifact."""
+    return Path(artifact.files[name]["local_path"])
+
+
+def printed(executed: Executed) -> str:
+    """Everything the notebook's cells printed (stdout streams), in order."""
+    return "".join(
+        o.get("text", "")
+        for c in executed.notebook.cells
+        for o in c.get("outputs", [])
+        if o.get("output_type") == "stream"
+    )
+
+
 def test_one_offline_run_per_step_in_one_group(executed):
     assert [r.job_type for r in executed.runs] == (
         ["preprocess", "train"] + ["sweep"] * SWEEP_COUNT + ["register"]
@@ -148,64 +184,75 @@ def test_one_offline_run_per_step_in_one_group(executed):
         assert run.project == PROJECT
 
 
-def test_preprocess_run_logs_the_dataset_artifact(executed):
+def test_preprocess_logs_the_homeworks_dataset_with_the_tip_as_target(executed):
     (run,) = by_job(executed, "preprocess")
-    assert {"data_source", "taxi_color", "train_month", "valid_month", "test_month"} <= set(
-        run.config
-    )
     assert run.config["data_source"] == "synthetic"
-    # the notebook's defaults are the W&B homework's months, generated here for 2022 too
-    assert (run.config["train_month"], run.config["test_month"]) == ("2022-01", "2022-03")
+    # the notebook's defaults are the W&B homework's months, generated here
+    months = (run.config["train_month"], run.config["val_month"], run.config["test_month"])
+    assert months == HOMEWORK_MONTHS
     (artifact,) = run.artifacts
     assert (artifact.name, artifact.type) == ("NYC-Taxi", "preprocessed_dataset")
     assert set(artifact.files) == {"dv.pkl", "train.pkl", "val.pkl", "test.pkl"}
     for entry in artifact.files.values():  # the staged copies are the bytes the manifest names
-        staged = Path(entry["local_path"])
-        assert staged.is_relative_to(executed.root / "wandb-data")
-        assert staged.stat().st_size == entry["size"]
-        assert wandb_log.md5_base64(staged) == entry["digest"]
-    X, y = pickle.loads(Path(artifact.files["train.pkl"]["local_path"]).read_bytes())
-    assert X.shape == (run.config["rows_train"], run.config["n_features"]) and len(y) == X.shape[0]
+        path = Path(entry["local_path"])
+        assert path.is_relative_to(executed.root / "wandb-data")
+        assert path.stat().st_size == entry["size"]
+        assert wandb_log.md5_base64(path) == entry["digest"]
+    # preprocess_data.py's steps, done here with pandas on the generated January file
+    (january,) = (executed.root / "data" / "synthetic").glob(
+        "rows-*/green_tripdata_2022-01.parquet"
+    )
+    raw = pd.read_parquet(january)
+    minutes = (raw.lpep_dropoff_datetime - raw.lpep_pickup_datetime).dt.total_seconds() / 60
+    kept = raw[(minutes >= 1) & (minutes <= 60)]
+    X, y = pickle.loads(staged(artifact, "train.pkl").read_bytes())
+    np.testing.assert_array_equal(y, kept["tip_amount"].to_numpy())
+    dv = pickle.loads(staged(artifact, "dv.pkl").read_bytes())
+    pairs = kept.PULocationID.astype(str) + "_" + kept.DOLocationID.astype(str)
+    assert dv.feature_names_ == sorted(f"PU_DO={p}" for p in set(pairs)) + ["trip_distance"]
+    assert X.shape == (len(kept), len(dv.feature_names_))
 
 
-def test_train_run_has_rmse_and_a_model_artifact_that_reproduces_it(executed):
+def test_train_run_is_train_py_and_its_model_reproduces_the_logged_error(executed):
     (run,) = by_job(executed, "train")
-    assert run.config["max_depth"] == 10 and run.config["random_state"] == 0
-    assert {"n_estimators", "dataset"} <= set(run.config)
-    rmse = run.summary["rmse"]
-    assert isinstance(rmse, float) and 1 < rmse < 20
-    assert [row["rmse"] for row in run.history if "rmse" in row] == [rmse]
+    assert run.config == {"max_depth": 10, "random_state": 0}  # train.py's defaults
+    error = run.summary["MSE"]  # the homework's key (TODO 1), an RMSE
+    assert isinstance(error, float) and 0 < error < 20
+    assert [row["MSE"] for row in run.history if "MSE" in row] == [error]
     (artifact,) = run.artifacts
     assert artifact.type == "model" and artifact.name == f"{PROJECT}-model"
     assert set(artifact.files) == {"regressor.pkl", "dv.pkl"}
-    staged = {name: Path(entry["local_path"]) for name, entry in artifact.files.items()}
     for name, entry in artifact.files.items():
-        assert wandb_log.md5_base64(staged[name]) == entry["digest"]
-    # the logged model, read back from W&B's staged copy, gives the logged RMSE
-    forest = pickle.loads(staged["regressor.pkl"].read_bytes())
+        assert wandb_log.md5_base64(staged(artifact, name)) == entry["digest"]
+    # the logged model, read back from W&B's staged copy, gives the logged error
+    forest = pickle.loads(staged(artifact, "regressor.pkl").read_bytes())
     (dataset,) = by_job(executed, "preprocess")[0].artifacts
-    X_val, y_val = pickle.loads(Path(dataset.files["val.pkl"]["local_path"]).read_bytes())
-    assert forest.max_depth == 10
-    assert root_mean_squared_error(y_val, forest.predict(X_val)) == pytest.approx(rmse)
+    X_val, y_val = pickle.loads(staged(dataset, "val.pkl").read_bytes())
+    assert (forest.max_depth, forest.random_state, forest.n_estimators) == (10, 0, 100)
+    assert root_mean_squared_error(y_val, forest.predict(X_val)) == pytest.approx(error)
+    text = printed(executed)
+    assert f"validation RMSE of the tip: {error:.4f}" in text
+    assert "Q3: max_depth = 10" in text
 
 
-def test_sweep_stand_in_one_run_per_evaluation(executed):
+def test_sweep_stand_in_one_run_and_one_model_per_trial(executed):
     trials = by_job(executed, "sweep")
     assert len(trials) == SWEEP_COUNT
-    space = tuning.RANDOM_FOREST_SPACE  # the homework's space, shared with scripts/homework/hpo.py
+    (dataset,) = by_job(executed, "preprocess")[0].artifacts
+    X_val, y_val = pickle.loads(staged(dataset, "val.pkl").read_bytes())
     for run in trials:
         assert set(run.tags) == {"sweep-stand-in", "hyperopt"}
-        assert SWEEP_PARAMS <= set(run.config) and run.config["random_state"] == 0
-        for name in SWEEP_PARAMS:
+        assert set(run.config) == SWEEP_PARAMS
+        for name, spec in COURSE_SWEEP["parameters"].items():
             value = run.config[name]
-            low, high = space[name]
-            assert isinstance(value, int) and low <= value <= high
-        assert run.summary["rmse"] > 0
-        # the forest grows ten trees a step, the RMSE logged at each: what HyperBand judges
-        steps = [row for row in run.history if "rmse" in row]
-        assert [row["trees"] for row in steps][-1] == run.config["n_estimators"]
-        assert len(steps) == -(-run.config["n_estimators"] // 10)
-        assert steps[-1]["rmse"] == run.summary["rmse"]
+            assert isinstance(value, int) and spec["min"] <= value <= spec["max"]
+        (artifact,) = run.artifacts
+        assert (artifact.name, artifact.type) == (f"{run.id}-model", "model")
+        forest = pickle.loads(staged(artifact, "regressor.pkl").read_bytes())
+        assert {p: forest.get_params()[p] for p in SWEEP_PARAMS} == run.config
+        assert forest.random_state == 0
+        rmse = root_mean_squared_error(y_val, forest.predict(X_val))
+        assert run.summary["MSE"] == pytest.approx(rmse)
     assert len({tuple(r.config[p] for p in sorted(SWEEP_PARAMS)) for r in trials}) > 1
 
 
@@ -216,34 +263,42 @@ def test_the_same_run_in_mlflow(executed):
     experiment = client.get_experiment_by_name(EXPERIMENT)
     (run,) = client.search_runs([experiment.experiment_id])
     assert run.info.run_name == train.name == "rf-max-depth-10"
-    assert run.data.tags["wandb.run_id"] == train.id and run.data.tags["wandb.group"] == train.group
-    assert run.data.params == {"max_depth": "10", "random_state": "0", "n_estimators": "100"}
-    assert run.data.metrics["rmse"] == pytest.approx(train.summary["rmse"])
+    assert run.data.tags["wandb.run_id"] == train.id
+    assert run.data.tags["model"] == "RandomForestRegressor"
+    assert run.data.params == {"max_depth": "10", "random_state": "0"}
+    assert run.data.metrics["rmse"] == pytest.approx(train.summary["MSE"])
     assert run.data.tags["data.source"] == "synthetic"
     paths = {f.path for f in client.list_artifacts(run.info.run_id, "model")}
     assert paths == {"model/regressor.pkl", "model/dv.pkl"}
-
-
-def test_overhead_measured_for_both_trackers(executed):
-    text = json.dumps([c.get("outputs", []) for c in executed.notebook.cells])
-    for row in ("W&B, offline", "MLflow, sqlite, synchronous", "MLflow, sqlite, synchronous=False"):
-        assert row in text
-    (note,) = [
-        o["data"]["text/markdown"]
-        for c in executed.notebook.cells
-        for o in c.get("outputs", [])
-        if "text/markdown" in o.get("data", {})
-    ]
-    assert re.search(r"W&B offline: \d+\.\d\d ms a step", note)
-    assert re.search(r"MLflow on sqlite: \d+\.\d\d ms a step", note)
-    # the throwaway W&B runs of the measurement are not among the notebook's runs
-    assert all(r.job_type != "overhead" for r in executed.runs)
 
 
 def test_outputs_have_no_wandb_chatter_nor_home_paths(executed):
     """W&B's own messages (paths, links) stay silent: nothing points into a home folder."""
     text = json.dumps([c.get("outputs", []) for c in executed.notebook.cells])
     assert "/root/" not in text and "/home/" not in text and "wandb: " not in text
+    assert str(executed.root) not in text  # W&B's folder outside the repository: $WANDB_DIR
+    assert "runs go to $WANDB_DIR/wandb/" in text
+    stderr = [
+        o
+        for c in executed.notebook.cells
+        for o in c.get("outputs", [])
+        if o.get("name") == "stderr"
+    ]
+    assert stderr == []
+
+
+def test_parameters_cell_starts_with_the_learners_knobs():
+    (cell,) = [
+        c
+        for c in nbformat.read(notebook("10"), as_version=4).cells
+        if "parameters" in c.metadata.get("tags", [])
+    ]
+    knobs, plumbing = cell.source.split("# --- plumbing")
+    for name in ("TRAIN_MONTH", "WANDB_MODE", "SWEEP_COUNT", "MAX_DEPTH", "TRACKING_URI"):
+        assert f"\n{name} = " in knobs
+    for name in ("SYNTHETIC_ROWS", "OUTPUT_DIR", "WANDB_DIR", "SEED", "TAXI_COLOR", "MAX_TRIPS"):
+        assert f"\n{name} = " in plumbing and f"\n{name} = " not in knobs
+    assert 'TRAIN_MONTH = "2022-01"' in knobs and "SWEEP_COUNT = 5" in knobs
 
 
 LOOPBACK = re.compile(r'(inet_addr\("127\.|inet_pton\(AF_INET6, "::1"|"::ffff:127\.)')
@@ -274,57 +329,69 @@ def test_network_was_blocked(executed):
     assert executed.runs  # the notebook ran to the end with no network at all
 
 
-def printed(executed: Executed) -> str:
-    """Everything the notebook's cells printed (stdout streams), in order."""
-    return "".join(
-        o.get("text", "")
-        for c in executed.notebook.cells
-        for o in c.get("outputs", [])
-        if o.get("output_type") == "stream"
-    )
-
-
-def test_sweep_config_is_bayesian_with_hyperband_over_the_homework_space():
-    config = wandb_tracking.sweep_config()
-    assert config["method"] == "bayes" and config["metric"] == {"name": "rmse", "goal": "minimize"}
-    assert config["early_terminate"]["type"] == "hyperband"
-    assert config["early_terminate"]["min_iter"] >= 1
-    assert {n: (p["min"], p["max"]) for n, p in config["parameters"].items()} == dict(
-        tuning.RANDOM_FOREST_SPACE
-    )
+def test_sweep_config_is_the_homeworks_sweep_py():
+    assert wandb_tracking.sweep_config() == COURSE_SWEEP
+    assert wandb_tracking.sweep_config("random")["method"] == "random"
+    assert wandb_tracking.SWEEP_CONFIG["method"] == "bayes"  # a copy was changed, not the data
+    assert wandb_tracking.SWEEP_COUNT == 5
     assert set(wandb_tracking.hyperopt_space()) == SWEEP_PARAMS
+    with pytest.raises(ValueError, match="Unknown sweep method"):
+        wandb_tracking.sweep_config("hyperband")
 
 
-def test_q1_to_q3_answers_match_what_wandb_recorded(executed):
-    import wandb
+def wandb_cli_version() -> str:
+    """What `wandb --version` prints: the command line installed beside this Python."""
+    cli = Path(sys.executable).with_name("wandb")
+    out = subprocess.run([cli, "--version"], capture_output=True, text=True, check=True)
+    return out.stdout.strip()
 
-    text = printed(executed)
-    assert f"Q1: wandb --version says: wandb, version {wandb.__version__}" in text
+
+def test_q1_is_what_the_wandb_command_prints(executed):
+    version = wandb_cli_version()
+    assert f"Q1: wandb --version says: {version}\n" in printed(executed)
+    # and it is the version this repository pins
+    pins = (helpers.repo_root() / "mlflow_requirements.txt").read_text()
+    (pinned,) = re.findall(r"^wandb==(\S+)", pins, flags=re.M)
+    assert version == f"wandb, version {pinned}"
+
+
+def test_q2_is_the_one_closest_option_to_the_size_in_the_manifest(executed):
     (dataset,) = by_job(executed, "preprocess")[0].artifacts
     dv_bytes = dataset.files["dv.pkl"]["size"]
-    (q2,) = re.findall(r"Q2: dv.pkl is (\d+) kB: closest option (\d+ [kM]B)", text)
-    assert int(q2[0]) == round(dv_bytes / 1000)
-    assert q2[1] in {"54 kB", "154 kB", "54 MB", "154 MB"}
-    (train,) = by_job(executed, "train")
-    assert (
-        f"Q3: max_depth = {train.config['max_depth']}" in text and train.config["max_depth"] == 10
+    assert dv_bytes == staged(dataset, "dv.pkl").stat().st_size
+    (answer,) = re.findall(
+        r"Q2: dv.pkl is (\d+) bytes \([\d.]+ kB\): closest option (\d+ [kM]B)", printed(executed)
     )
+    assert int(answer[0]) == dv_bytes
+    assert answer[1] == closest_option(dv_bytes)
+
+
+@pytest.mark.parametrize(
+    ("size", "option"),
+    [
+        (153_660, "154 kB"),
+        (34_496, "54 kB"),
+        (103_000, "54 kB"),
+        (105_000, "154 kB"),
+        (30e6, "54 MB"),
+    ],
+)
+def test_closest_option_rule(size, option):
+    """The rule the Q2 tests apply: the nearest option, so 103 kB is 54 kB and 105 kB is 154 kB."""
+    assert closest_option(size) == option
 
 
 def test_q4_importance_recomputed_from_the_wandb_logs(executed):
     """The notebook's own trial record and W&B's logs give the same parameter importance."""
-    import pandas as pd
-    from sklearn.ensemble import RandomForestRegressor
-
-    params = list(tuning.RANDOM_FOREST_SPACE)
+    params = list(COURSE_SWEEP["parameters"])
     trials = pd.DataFrame(
         [
-            {**{p: r.config[p] for p in params}, "rmse": r.summary["rmse"]}
+            {**{p: r.config[p] for p in params}, "MSE": r.summary["MSE"]}
             for r in by_job(executed, "sweep")
         ]
     )
     forest = RandomForestRegressor(n_estimators=100, random_state=42).fit(
-        trials[params], trials["rmse"]
+        trials[params], trials["MSE"]
     )
     expected = params[int(forest.feature_importances_.argmax())]
     (answer,) = re.findall(
@@ -333,18 +400,21 @@ def test_q4_importance_recomputed_from_the_wandb_logs(executed):
     assert answer == expected
 
 
-def test_q5_best_model_logged_with_aliases_for_the_registry(executed):
+def test_q5_the_best_trials_model_logged_again_as_best(executed):
     (register,) = by_job(executed, "register")
     trials = by_job(executed, "sweep")
-    best = min(trials, key=lambda r: r.summary["rmse"])
+    best = min(trials, key=lambda r: r.summary["MSE"])
     assert register.config["from_run"] == best.id
-    assert {p: register.config[p] for p in SWEEP_PARAMS} == {
-        p: best.config[p] for p in SWEEP_PARAMS
-    }
+    assert {p: register.config[p] for p in SWEEP_PARAMS} == best.config
     (artifact,) = register.artifacts
-    assert (artifact.name, artifact.type) == (f"{PROJECT}-best-model", "model")
-    assert set(artifact.files) == {"regressor.pkl", "dv.pkl"}
-    assert "wandb-registry-model/" in printed(executed)
+    (trial_artifact,) = best.artifacts
+    assert (artifact.name, artifact.type) == (f"{best.id}-model", "model")
+    assert "best" in artifact.aliases
+    # the same bytes as the trial's model: the same artifact version once synced
+    assert {n: e["digest"] for n, e in artifact.files.items()} == {
+        n: e["digest"] for n, e in trial_artifact.files.items()
+    }
+    assert "wandb-registry-model/nyc-taxi-tip-amount" in printed(executed)
 
 
 def test_answers_table_lists_each_question_with_its_options(executed):
@@ -358,33 +428,104 @@ def test_answers_table_lists_each_question_with_its_options(executed):
         assert item in table, item
 
 
-# --- the committed notebook on the real data
+# --- the W&B homework on the real green 2022-01..03 files
+#
+# Measured once with the course's own steps (preprocess_data.py, train.py) in plain pandas and
+# scikit-learn, outside the notebook; the committed outputs must show the same figures.
+REAL_TRIPS = {"2022-01": 59603, "2022-02": 66097, "2022-03": 74507}  # ../shared/tlc-data/README
+REAL_FEATURES = 6683  # ../shared/tlc-data/README: the DictVectorizer fitted on January 2022
+REAL_DV_BYTES = 153_660  # dv.pkl as preprocess_data.py pickles it
+REAL_TRAIN_RMSE = 2.4540  # RandomForestRegressor(max_depth=10, random_state=0), tip_amount
 
 
-def test_committed_notebook_reproduces_on_real_data(real_data_dir, tmp_path):
+@pytest.fixture(scope="module")
+def homework_dir(real_data_dir) -> Path:
+    files = [real_data_dir / f"green_tripdata_{m}.parquet" for m in HOMEWORK_MONTHS]
+    require(all(f.exists() for f in files), f"the W&B homework's months are not in {real_data_dir}")
+    return real_data_dir
+
+
+def course_read(path: Path) -> pd.DataFrame:
+    """preprocess_data.py's read_dataframe, written again with pandas."""
+    df = pd.read_parquet(path)
+    minutes = (df.lpep_dropoff_datetime - df.lpep_pickup_datetime).dt.total_seconds() / 60
+    df = df[(minutes >= 1) & (minutes <= 60)].copy()
+    df["PU_DO"] = df.PULocationID.astype(str) + "_" + df.DOLocationID.astype(str)
+    return df
+
+
+@pytest.fixture(scope="module")
+def homework_data(homework_dir):
+    frames = {m: course_read(homework_dir / f"green_tripdata_{m}.parquet") for m in HOMEWORK_MONTHS}
+    train, valid = frames["2022-01"], frames["2022-02"]
+    dv = DictVectorizer()
+    X_train = dv.fit_transform(train[["PU_DO", "trip_distance"]].to_dict(orient="records"))
+    X_val = dv.transform(valid[["PU_DO", "trip_distance"]].to_dict(orient="records"))
+    return frames, dv, (X_train, train.tip_amount.to_numpy()), (X_val, valid.tip_amount.to_numpy())
+
+
+def test_real_q2_the_saved_dict_vectorizer_is_154_kb(homework_data):
+    frames, dv, _, _ = homework_data
+    assert {m: len(df) for m, df in frames.items()} == REAL_TRIPS
+    assert len(dv.feature_names_) == REAL_FEATURES
+    size = len(pickle.dumps(dv))  # what `pickle.dump(dv, f_out)` writes to dv.pkl
+    assert size == REAL_DV_BYTES
+    assert closest_option(size) == "154 kB"
+
+
+def test_real_q3_train_py_defaults_reach_the_notebooks_rmse(homework_data):
+    _, _, (X_train, y_train), (X_val, y_val) = homework_data
+    forest = RandomForestRegressor(max_depth=10, random_state=0, n_jobs=-1).fit(X_train, y_train)
+    assert root_mean_squared_error(y_val, forest.predict(X_val)) == pytest.approx(
+        REAL_TRAIN_RMSE, abs=5e-5
+    )
+
+
+def test_real_q4_max_depth_moves_the_error_most(homework_data):
+    """An independent reason for Q4: each parameter moved alone from the middle of the space to
+    its two ends; the spread of the validation RMSE is widest for max_depth."""
+    _, _, (X_train, y_train), (X_val, y_val) = homework_data
+    middle = {"max_depth": 10, "n_estimators": 30, "min_samples_split": 6, "min_samples_leaf": 2}
+    spread = {}
+    for name, spec in COURSE_SWEEP["parameters"].items():
+        errors = []
+        for value in (spec["min"], spec["max"]):
+            params = {**middle, name: value, "random_state": 0, "n_jobs": -1}
+            forest = RandomForestRegressor(**params).fit(X_train, y_train)
+            errors.append(root_mean_squared_error(y_val, forest.predict(X_val)))
+        spread[name] = abs(errors[1] - errors[0])
+    # measured: max_depth 0.0862 (1 -> 2.5384, 20 -> 2.4523); the others 0.0111 or less
+    others = max(v for k, v in spread.items() if k != "max_depth")
+    assert spread["max_depth"] > 5 * others, spread
+
+
+def test_committed_notebook_reproduces_on_real_data(homework_dir, tmp_path):
+    """nbval on the committed notebook, with its own defaults (the 2022 months, 5 trials)."""
     env = {
         **offline_env(tmp_path),
-        "TAXI_DATA_DIR": str(real_data_dir),
+        "TAXI_DATA_DIR": str(homework_dir),
         "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}",
     }
-    result = run_nbval(
-        "10",
-        tmp_path,
-        env,
-        OUTPUT_DIR=str(tmp_path / "output"),
-        SWEEP_COUNT=2,
-        BENCH_REPEATS=1,
-        **REAL_MONTHS,
-    )
+    result = run_nbval("10", tmp_path, env, OUTPUT_DIR=str(tmp_path / "output"))
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
     assert " passed" in result.stdout and "failed" not in result.stdout.splitlines()[-1]
     runs = wandb_log.local_runs(tmp_path / "wandb-home" / "wandb")
-    assert [r.job_type for r in runs] == ["preprocess", "train", "sweep", "sweep", "register"]
+    assert [r.job_type for r in runs] == ["preprocess", "train"] + ["sweep"] * 5 + ["register"]
+    (train,) = [r for r in runs if r.job_type == "train"]
+    assert round(train.summary["MSE"], 4) == REAL_TRAIN_RMSE
 
 
-def test_committed_outputs_show_real_numbers():
-    text = json.dumps(json.load(open(notebook("10"))))
-    for figure in ("65946 trips", "62574 trips", "5702 features"):
-        assert figure in text
+def test_committed_outputs_answer_the_homework_on_its_months():
+    nb = nbformat.read(notebook("10"), as_version=4)
+    assert not [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    text = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []) if "text" in o)
+    for month, trips in REAL_TRIPS.items():
+        assert f"green_tripdata_{month}.parquet: {trips} trips" in text
+    assert f"{REAL_FEATURES} features" in text
+    assert f"Q2: dv.pkl is {REAL_DV_BYTES} bytes (153.7 kB): closest option 154 kB" in text
+    assert f"validation RMSE of the tip: {REAL_TRAIN_RMSE:.4f}" in text
+    assert "Q3: max_depth = 10" in text
+    assert "Q4: the most important hyperparameter on these 5 trials: max_depth" in text
+    raw = notebook("10").read_text()
     for path in ("/work/", "/tmp/", "/root/", "/home/"):
-        assert path not in text
+        assert path not in raw
