@@ -22,11 +22,10 @@ NOTEBOOKS = repo_root() / "notebooks"
 
 NotebookFailed = pm.PapermillExecutionError  # a cell raised: its exec_count, ename and evalue
 
-# The months every scripted run uses (run_notebooks.py, benchmark_course.py): the 2023 files of the
-# MLflow homework. Notebook 10's own defaults are the W&B homework's months (2022-01/02/03): it gets
-# these unless `-p` says otherwise.
+# The months of notebooks 01-09 (the 2024/2025 MLflow homework's files). Notebook 10 keeps its own
+# defaults, the W&B homework's months (green 2022-01..03), in every scripted run.
 MONTHS = {"TRAIN_MONTH": "2023-01", "VALID_MONTH": "2023-02", "TEST_MONTH": "2023-03"}
-NOTEBOOK_PARAMS = {"10-": MONTHS}
+NOTEBOOK_PARAMS: dict[str, dict[str, str]] = {}
 
 
 def course_notebooks(prefixes: list[str] | None = None) -> list[Path]:

@@ -120,7 +120,7 @@ def test_07_scenario_3_postgresql_and_basic_auth(store):
     assert run["experiment"] == "test-in-practice" and run["scenario"] == "3-postgres-auth"
     assert run["status"] == "FINISHED" and run["rmse"] > 0
     aliases = store["in_postgres"]["aliases"]
-    assert aliases == {("nyc-taxi-in-practice", "champion"): (1, run["run_id"])}
+    assert aliases == {("nyc-taxi-trip-duration", "champion"): (1, run["run_id"])}
     # what the learner sees of the authentication (the users live in the server's auth database)
     text = notebook_text(store["nb"]["07"])
     assert "SCENARIO 3 SKIPPED" not in text
