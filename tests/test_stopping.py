@@ -126,3 +126,38 @@ def test_same_trees_on_one_thread_and_on_all_cores(synthetic_dir):
         booster, rmses[threads] = tuning.train_trial(setup, params, dtrain, dvalid, 60)
         assert booster.num_boosted_rounds() > 10
     assert rmses[None] == rmses[1], rmses
+
+
+def test_threads_benchmark_smoke(tmp_path):
+    """scripts/benchmark_tuning.py --threads-under-load: four cases in one run, one table, the
+    same search result in each, and no neighbour left running."""
+    import importlib.util
+    import json
+
+    path = helpers.repo_root() / "scripts" / "benchmark_tuning.py"
+    spec = importlib.util.spec_from_file_location("script_benchmark_tuning", path)
+    benchmark = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(benchmark)
+    started = []
+    real_start = benchmark.start_neighbour
+
+    def start_and_remember():
+        procs = real_start()
+        started.extend(procs)
+        return procs
+
+    benchmark.start_neighbour = start_and_remember
+    assert benchmark.main(["--threads-under-load", "--smoke", "--out", str(tmp_path)]) == 0
+    result = json.loads((tmp_path / "threads.json").read_text())
+    cases = result["cases"]
+    assert [(c["nthread"], c["neighbour"].split()[0]) for c in cases] == [
+        ("unset (all cores)", "none"),
+        ("unset (all cores)", "busy"),
+        (max((result["cpu_count"] or 1) - 1, 1), "none"),
+        (max((result["cpu_count"] or 1) - 1, 1), "busy"),
+    ]
+    assert len({c["best_rmse"] for c in cases}) == 1  # threads change the time, not the numbers
+    assert all(c["trials"] == 2 and c["seconds"] > 0 for c in cases)
+    assert (tmp_path / "threads.csv").read_text().startswith("nthread,neighbour,trials")
+    assert len(started) == 2 * (result["cpu_count"] or 1)  # one per core, in the two busy cases
+    assert all(proc.poll() is not None for proc in started), "a neighbour is still running"
