@@ -13,6 +13,7 @@ Two ways to turn a trip into numbers for the trees:
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 
 import pandas as pd
@@ -54,6 +55,77 @@ SPACES = {
 # the same in every trial: `reg:squarederror`, the current name of the course's `reg:linear`
 # (which xgboost 3 still accepts, with a deprecation warning)
 FIXED = {"objective": "reg:squarederror", "seed": 42}
+
+
+def xgb_threads_from_env() -> int | None:
+    """xgboost's threads a trial: $XGB_THREADS if set (a whole number >= 1), else None (all cores).
+
+    With the `hist` method the trees are the same on any thread count, so this changes only the
+    time a search takes; docs/threads.md measures it alone and beside a busy neighbour.
+    """
+    value = os.environ.get("XGB_THREADS", "").strip()
+    if not value:
+        return None
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"XGB_THREADS={value!r}: give a whole number of threads (1 or more).")
+    return int(value)
+
+
+# None: xgboost's default (`nthread` unset: as many threads as cores). search_setup passes it on.
+XGB_THREADS: int | None = xgb_threads_from_env()
+
+
+# Notebook 03 ends a search after STOP_AFTER trials in a row that did not beat the best by at
+# least STOP_PERCENT percent: hyperopt's `no_progress_loss(STOP_AFTER, STOP_PERCENT)`, and
+# `NoProgressStop` below for Optuna. Without the percentage, a search whose trials keep gaining a
+# few ten-thousandths (generated data rewards ever longer boosting by hair-widths) runs all its
+# trials; 0.5 % of a 4-5 minute RMSE is about 1.5 seconds a trip, less than the months differ.
+STOP_AFTER = 20
+STOP_PERCENT = 0.5
+
+
+class NoProgressStop:
+    """Optuna's callback for hyperopt's `no_progress_loss(stop_after, percent)` rule (03).
+
+    The same rule, trial for trial: the first trial sets the reference; a trial whose value is
+    below the reference by more than `percent` % of it becomes the new reference, any other adds
+    one to a count; the study stops when the count reaches `stop_after`. Written here because
+    Optuna has no such callback (its pruners stop trials, not studies).
+    """
+
+    def __init__(self, stop_after: int = STOP_AFTER, percent: float = STOP_PERCENT):
+        if stop_after < 1 or percent < 0:
+            raise ValueError(
+                f"stop_after must be >= 1 and percent >= 0, not {stop_after}, {percent}"
+            )
+        self.stop_after, self.percent = stop_after, percent
+        self.reference: float | None = None
+        self.without_progress = 0
+
+    def update(self, value: float | None) -> bool:
+        """Count one finished trial's value (None: failed); True when the search should stop."""
+        if self.reference is None:
+            self.reference, self.without_progress = value, 1
+        elif value is None or value < self.reference - abs(self.reference) * self.percent / 100:
+            self.reference, self.without_progress = value, 0
+        else:
+            self.without_progress += 1
+        return self.without_progress >= self.stop_after
+
+    def __call__(self, study, trial) -> None:
+        if self.update(trial.value):
+            study.stop()
+
+
+def stopping_trial(
+    losses: list[float], stop_after: int = STOP_AFTER, percent: float = STOP_PERCENT
+) -> int:
+    """How many of `losses` (in trial order) a search runs before the rule above stops it."""
+    rule = NoProgressStop(stop_after, percent)
+    for number, loss in enumerate(losses, start=1):
+        if rule.update(loss):
+            return number
+    return len(losses)
 
 
 def hyperopt_space(bounds: dict[str, tuple]) -> dict:
@@ -120,11 +192,20 @@ def params_from_run(params: dict[str, str]) -> dict:
     return typed
 
 
-def search_setup(name: str = "fast", device: str = "cpu") -> SearchSetup:
-    """The search called `name`: 'fast' (default) or 'course' (as the course wrote it) (03)."""
+def search_setup(
+    name: str = "fast", device: str = "cpu", threads: int | None | str = "default"
+) -> SearchSetup:
+    """The search called `name`: 'fast' (default) or 'course' (as the course wrote it) (03).
+
+    `threads`: xgboost's `nthread` in every trial; "default" takes XGB_THREADS, None leaves it
+    unset (all cores).
+    """
     if name not in SPACES:
         raise ValueError(f"Unknown search {name!r}: use 'fast' or 'course'.")
+    threads = XGB_THREADS if threads == "default" else threads
     extra = {"device": device} if device != "cpu" else {}
+    if threads is not None:
+        extra["nthread"] = int(threads)
     if name == "fast":
         extra = {"tree_method": "hist", **extra}
     features = "zones" if name == "fast" else "onehot"

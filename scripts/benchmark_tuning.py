@@ -299,6 +299,103 @@ def features_benchmark(args) -> dict:
     return result
 
 
+# --- threads under a busy neighbour -------------------------------------------------------------
+
+
+def start_neighbour() -> list[subprocess.Popen]:
+    """A busy neighbour: one CPU-burning process per core, at the lowest priority (`nice -n 19`)."""
+    burn = [sys.executable, "-c", "while True: pass"]
+    return [
+        subprocess.Popen(["nice", "-n", "19", *burn], stdout=subprocess.DEVNULL)
+        for _ in range(os.cpu_count() or 1)
+    ]
+
+
+def stop_neighbour(procs: list[subprocess.Popen]) -> None:
+    """End the neighbour's processes (only those this script started)."""
+    for proc in procs:
+        proc.terminate()
+    for proc in procs:
+        proc.wait(timeout=10)
+
+
+def threads_case(threads: int | None, busy: bool, dtrain, dvalid, args) -> dict:
+    """Notebook 03's hyperopt search (space, seed, early stop) with `nthread` = threads."""
+    import numpy as np
+    from hyperopt import STATUS_OK, Trials, fmin, tpe
+    from hyperopt.early_stop import no_progress_loss
+
+    setup = tuning.search_setup("fast", threads=threads)
+    rounds = 50 if args.smoke else None
+    rmses: list[float] = []
+
+    def objective(params: dict) -> dict:
+        _, rmse = tuning.train_trial(setup, params, dtrain, dvalid, rounds)
+        rmses.append(rmse)
+        return {"loss": rmse, "status": STATUS_OK}
+
+    neighbour = start_neighbour() if busy else []
+    try:
+        start = time.perf_counter()
+        fmin(
+            objective,
+            setup.space,
+            algo=tpe.suggest,
+            max_evals=args.fast_trials,
+            trials=Trials(),
+            rstate=np.random.default_rng(42),
+            early_stop_fn=no_progress_loss(args.stop_after, args.stop_percent),
+            show_progressbar=True,
+        )
+        seconds = time.perf_counter() - start
+    finally:
+        stop_neighbour(neighbour)
+    return {
+        "nthread": "unset (all cores)" if threads is None else threads,
+        "neighbour": "busy (nice -n 19, all cores)" if busy else "none",
+        "trials": len(rmses),
+        "seconds": round(seconds, 1),
+        "seconds_per_trial": round(seconds / len(rmses), 2),
+        "best_rmse": round(min(rmses), 4),
+    }
+
+
+def threads_benchmark(args) -> list[dict]:
+    """03's search with nthread unset and with one thread fewer than the cores (at least 1),
+    each alone and beside a busy neighbour, in one run; a table on stdout and threads.csv/json."""
+    source, folder = find_data(args.data_dir, args.smoke)
+    rows = 3000 if args.smoke else None
+    with tempfile.TemporaryDirectory(prefix="bench-threads-") as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        data_dir = folder or Path(tmp) / "data"
+        train = helpers.load_month("green", "2023-01", source, data_dir, rows)
+        valid = helpers.load_month("green", "2023-02", source, data_dir, rows)
+        setup = tuning.search_setup("fast", threads=None)
+        preprocessor = tuning.make_features(setup.features, train.df)
+        dtrain, dvalid = tuning.make_dmatrices(preprocessor, train.df, valid.df)
+    cores = os.cpu_count() or 1
+    print(f"data: {source} green 2023-01 -> 2023-02 ({len(train.df)} trips); {cores} cores")
+    table = []
+    for threads in (None, max(cores - 1, 1)):
+        for busy in (False, True):
+            table.append(threads_case(threads, busy, dtrain, dvalid, args))
+            print(table[-1], flush=True)
+    fields = list(table[0])
+    lines = ["| " + " | ".join(fields) + " |", "|" + "---|" * len(fields)]
+    lines += ["| " + " | ".join(str(row[f]) for f in fields) + " |" for row in table]
+    print("\n" + "\n".join(lines))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / "threads.csv", "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(table)
+    meta = {"data_source": source, "train_rows": len(train.df), "cpu_count": cores}
+    (out / "threads.json").write_text(json.dumps({**meta, "cases": table}, indent=1))
+    print(f"written: {helpers.display_path(out / 'threads.csv')}")
+    return table
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -316,6 +413,17 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=defaults["STOP_AFTER"],
         help="default: notebook 03's STOP_AFTER (%(default)s)",
+    )
+    parser.add_argument(
+        "--stop-percent",
+        type=float,
+        default=tuning.STOP_PERCENT,
+        help="the least improvement (percent of the best rmse) that resets the --stop-after count",
+    )
+    parser.add_argument(
+        "--threads-under-load",
+        action="store_true",
+        help="only 03's search with nthread unset and cores-1, alone and beside a busy neighbour",
     )
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--out", default=str(ROOT / "build" / "benchmark"))
@@ -337,6 +445,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.features_scale:
         features_benchmark(args)
+        return 0
+    if args.threads_under_load:
+        if args.smoke:
+            args.fast_trials = 2
+        threads_benchmark(args)
         return 0
     if args.smoke:
         args.course_trials, args.fast_trials = 2, 2
