@@ -35,7 +35,7 @@ class Question:
     number: int
     text: str
     kind: str  # what 08 measures: files, dv_size, param_count, param:<name>, server_option, ...
-    options: tuple = ()
+    options: tuple[str, ...] = ()  # as the page prints them
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,7 @@ class Cohort:
 
 
 Q1 = Question(1, "`mlflow --version`: what's the version that you have?", "version")
-FILES = Question(2, "How many files were saved to `OUTPUT_FOLDER`?", "files", (1, 3, 4, 7))
+FILES = Question(2, "How many files were saved to `OUTPUT_FOLDER`?", "files", ("1", "3", "4", "7"))
 SERVER = Question(
     4,
     "In addition to `backend-store-uri`, what else do you need to pass to properly configure "
@@ -103,11 +103,11 @@ QUESTIONS_2024 = (
         3,
         "What is the value of the `min_samples_split` parameter?",
         "param:min_samples_split",
-        (2, 4, 8, 10),
+        ("2", "4", "8", "10"),
     ),  # fmt: skip
     SERVER,
-    Question(5, BEST_VAL, "best_val_rmse", (4.817, 5.335, 5.818, 6.336)),
-    Question(6, BEST_TEST, "best_test_rmse", (5.060, 5.567, 6.061, 6.568)),
+    Question(5, BEST_VAL, "best_val_rmse", ("4.817", "5.335", "5.818", "6.336")),
+    Question(6, BEST_TEST, "best_test_rmse", ("5.060", "5.567", "6.061", "6.568")),
 )
 
 COHORTS: dict[int, Cohort] = {
@@ -127,11 +127,11 @@ COHORTS: dict[int, Cohort] = {
                 3,
                 "How many parameters are automatically logged by MLflow?",
                 "param_count",
-                (19, 17, 10, 20),
+                ("19", "17", "10", "20"),
             ),
             SERVER,
-            Question(5, BEST_VAL, "best_val_rmse", (6.128, 6.628, 7.128, 7.628)),
-            Question(6, BEST_TEST, "best_test_rmse", (6.1, 6.55, 7.93, 15.1)),
+            Question(5, BEST_VAL, "best_val_rmse", ("6.128", "6.628", "7.128", "7.628")),
+            Question(6, BEST_TEST, "best_test_rmse", ("6.1", "6.55", "7.93", "15.1")),
         ),
     ),  # fmt: skip
     2023: Cohort(
@@ -155,10 +155,10 @@ COHORTS: dict[int, Cohort] = {
                 3,
                 "What is the value of the `max_depth` parameter?",
                 "param:max_depth",
-                (4, 6, 8, 10),
+                ("4", "6", "8", "10"),
             ),
-            Question(4, BEST_VAL, "best_val_rmse", (1.85, 2.15, 2.45, 2.85)),
-            Question(5, BEST_TEST, "best_test_rmse", (1.885, 2.185, 2.555, 2.955)),
+            Question(4, BEST_VAL, "best_val_rmse", ("1.85", "2.15", "2.45", "2.85")),
+            Question(5, BEST_TEST, "best_test_rmse", ("1.885", "2.185", "2.555", "2.955")),
             Question(
                 6,
                 "What information does the model registry contain about each model?",
