@@ -187,8 +187,8 @@ def hyperopt_points(n: int, loss=lambda p: p["max_depth"]) -> list[dict]:
 def optuna_points(n: int) -> list[dict]:
     """Optuna's first n points as the 2023 hpo.py draws them (TPESampler(seed=42), its order)."""
     order = ["n_estimators", "max_depth", "min_samples_split", "min_samples_leaf"]
-    study = optuna.create_study(direction="minimize", sampler=optuna.samplers.TPESampler(seed=42))
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(direction="minimize", sampler=optuna.samplers.TPESampler(seed=42))
     study.optimize(lambda t: sum(t.suggest_int(k, *SPACE[k]) for k in order), n_trials=n)
     return [{**t.params, "random_state": 42, "n_jobs": -1} for t in study.trials]
 
