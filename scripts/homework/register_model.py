@@ -128,7 +128,7 @@ def run_register_model(data_path: str, top_n: int, cohort: Cohort, alias: str, t
     )
     client.set_registered_model_alias(name, alias, version.version)
 
-    print(f"{len(run_ids)} models tested; best test RMSE {test_rmse:.4f}")
+    print(f"top {len(run_ids)} trials re-tested; best test RMSE {test_rmse:.4f}")
     print(f"registered {name!r} version {version.version} as @{alias}")
 
 
