@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Chromium for the browser test (tests/test_browser_ui.py) and `make screenshots`, from Debian's
+# Chromium for the browser test (tests/test_mlflow_ui.py) and `make screenshots`, from Debian's
 # packages when it is missing. Playwright (mlflow_requirements.txt) drives this browser; nothing
 # downloads a browser of its own. Without Chromium the test is skipped with its reason.
 #

@@ -39,11 +39,21 @@ class _Damaged(TaxiDataError, ValueError):
 
 
 # SHA-256 of the months the course uses, as the TLC publishes them. Only sums computed here are
-# recorded: green 2023-01..03, checked against the files in ../shared/tlc-data (`sha256sum -c
-# SHA256SUMS`). The other months the notebooks name (green 2021-01/02 for the course's own
+# recorded: green 2022-01..03 (the 2023 cohort's homework and the W&B homework) and 2023-01..03,
+# checked against the files in ../shared/tlc-data (`sha256sum -c SHA256SUMS`). The other months
+# the notebooks name (green 2021-01..03 for the course's own and the 2022 cohort's
 # numbers, yellow months) could not be downloaded on the machine that wrote this list, so they
 # are unknown: accepted once they read as whole parquet files with the expected columns.
 KNOWN_SHA256 = {
+    "green_tripdata_2022-01.parquet": (
+        "6a9efa68165ed2c52ec130cc9d8098b9e8a876f4316c17ddcbc170e46c45ad1d"
+    ),
+    "green_tripdata_2022-02.parquet": (
+        "4e2fb2eb988955311e2110475eb32308ed2b2a1d601dca73965f3adf731245c4"
+    ),
+    "green_tripdata_2022-03.parquet": (
+        "3911283dcf1cf9f705871aa7b5fee94ca58404a068289e1f4d4937e05ebb1af5"
+    ),
     "green_tripdata_2023-01.parquet": (
         "f2955152517cf6b9234393d8b70c0d345560667a1f284b663c1b968442feb50b"
     ),

@@ -44,7 +44,7 @@ def pandas_dataset(df, source, name: str, targets: str | None = None):
     in Python: 26 s for one yellow month (2.85 million trips), on each `log_input` and `evaluate`.
     Here the types come from MLflow's inference on the first 1000 rows (a column's type is its
     dtype; a string column holds only strings), and `required` from `isna()` over the whole
-    column: the same schema (tests/test_data.py compares it with MLflow's), in milliseconds.
+    column: the same schema (tests/test_month_loading.py compares it with MLflow's), in milliseconds.
     """
     return _dataset_class()(df=df, source=source, name=name, targets=targets)
 

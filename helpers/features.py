@@ -2,7 +2,7 @@
 
 Notebook 02 builds them the course's way, in its cells: `df.to_dict(orient="records")`, then
 `DictVectorizer().fit_transform` and `transform`. `fit_features` and `transform_features` give
-exactly the same matrices and a fitted `DictVectorizer` (tests/test_data.py checks it), but build
+exactly the same matrices and a fitted `DictVectorizer` (tests/test_month_loading.py checks it), but build
 the sparse matrix straight from the columns: on a yellow-taxi month (3 million trips) the
 dictionaries take 20 s and 2.6 GiB, this 3.5 s and 0.9 GiB (docs/scale.md). They serve the
 later notebooks' one-hot features (03, 04, 08) and 02's validation on a yellow month.

@@ -1,63 +1,43 @@
-"""Q5 of the homework: tune a RandomForestRegressor with hyperopt, one MLflow run per trial.
+"""Q5 of the homework (Q4 for 2023): tune a RandomForestRegressor, one MLflow run per trial.
 
-    python scripts/homework/hpo.py --data-path build/homework/output --tracking-uri http://127.0.0.1:5000
+    python hpo.py --data_path ./output --num_trials 15
 
-Every trial is a run of the experiment `random-forest-hyperopt` with the trial's parameters and
-its validation RMSE as the metric `rmse` (logged by hand: no autolog here).
+The cohort decides the search: hyperopt's TPE with `rstate=np.random.default_rng(42)` (2022,
+2024, 2025), or Optuna's `TPESampler(seed=42)` (2023), over the same space, for its number of
+trials (50, 10 or 15). Every trial is a run of `random-forest-hyperopt` with the trial's
+parameters and its validation RMSE as the metric `rmse`, logged by hand: no autolog here.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import pickle
 
 import mlflow
 import numpy as np
-from hyperopt import STATUS_OK, Trials, fmin, hp, tpe
-from hyperopt.pyll import scope
+from cohorts import COHORTS, Cohort, cohort_argument, connect, load_pickle, tracking_arguments
 from sklearn.ensemble import RandomForestRegressor
 from sklearn.metrics import root_mean_squared_error
 
 import helpers
-from helpers.tuning import RANDOM_FOREST_SPACE
-
-EXPERIMENT_NAME = "random-forest-hyperopt"
-START_SERVER = (
-    "Start it (mlflow server --backend-store-uri sqlite:///mlflow.db "
-    "--artifacts-destination ./artifacts) or pass --tracking-uri."
-)
 
 
-def load_pickle(path: str):
-    if not os.path.exists(path):
-        raise SystemExit(
-            f"{path} does not exist: run scripts/homework/preprocess_data.py first (Q2)."
-        )
-    with open(path, "rb") as f_in:
-        return pickle.load(f_in)
+def search_space(cohort: Cohort) -> dict:
+    """hyperopt's space: each parameter a whole number between its bounds, then the fixed ones."""
+    from hyperopt import hp
+    from hyperopt.pyll import scope
 
-
-def check_server(tracking_uri: str) -> None:
-    """Stop with a clear message when an http(s) tracking server does not answer."""
-    try:
-        helpers.check_tracking_server(tracking_uri, hint=START_SERVER)
-    except helpers.TrackingServerError as exc:
-        raise SystemExit(str(exc)) from None
-
-
-def search_space() -> dict:
-    """max_depth 1-20, n_estimators 10-50, min_samples_split 2-10, min_samples_leaf 1-4."""
     space = {
         name: scope.int(hp.quniform(name, low, high, 1))
-        for name, (low, high) in RANDOM_FOREST_SPACE.items()
+        for name, (low, high) in cohort.space.items()
     }
-    space["random_state"] = 42
-    return space
+    return {**space, **cohort.fixed_params}
 
 
-def run_optimization(data_path: str, num_trials: int, tags: dict[str, str]) -> Trials:
-    train_path, val_path = (os.path.join(data_path, f) for f in ("train.pkl", "val.pkl"))
+def run_optimization(data_path: str, num_trials: int, cohort: Cohort, tags: dict) -> float:
+    """Run the cohort's search; return the best validation RMSE."""
+    train_path = os.path.join(data_path, "train.pkl")
+    val_path = os.path.join(data_path, cohort.val_file)
     X_train, y_train = load_pickle(train_path)
     X_val, y_val = load_pickle(val_path)
     # the files as MLflow datasets, hashed once for all trials
@@ -66,65 +46,74 @@ def run_optimization(data_path: str, num_trials: int, tags: dict[str, str]) -> T
         "validation": helpers.file_dataset(val_path),
     }
 
-    def objective(params: dict) -> dict:
+    def train_and_score(params: dict) -> float:
         with mlflow.start_run(tags=tags):
             for context, dataset in inputs.items():
                 mlflow.log_input(dataset, context=context)
             mlflow.log_params(params)
-            rf = RandomForestRegressor(**params, n_jobs=-1)
+            rf = RandomForestRegressor(**{"n_jobs": -1, **params})
             rf.fit(X_train, y_train)
             y_pred = rf.predict(X_val)
             rmse = root_mean_squared_error(y_val, y_pred)
             mlflow.log_metric("rmse", rmse)
-        return {"loss": rmse, "status": STATUS_OK}
+        return rmse
 
-    rstate = np.random.default_rng(42)  # for reproducible results
+    if cohort.search == "optuna":
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)  # no line per trial on stderr
+
+        def objective(trial) -> float:
+            params = {
+                name: trial.suggest_int(name, low, high, step=1)
+                for name, (low, high) in cohort.space.items()
+            }
+            return train_and_score({**params, **cohort.fixed_params})
+
+        sampler = optuna.samplers.TPESampler(seed=cohort.seed)
+        study = optuna.create_study(direction="minimize", sampler=sampler)
+        study.optimize(objective, n_trials=num_trials)
+        return study.best_value
+
+    from hyperopt import STATUS_OK, Trials, fmin, tpe
+
     trials = Trials()
     fmin(
-        fn=objective,
-        space=search_space(),
+        fn=lambda params: {"loss": train_and_score(params), "status": STATUS_OK},
+        space=search_space(cohort),
         algo=tpe.suggest,
         max_evals=num_trials,
         trials=trials,
-        rstate=rstate,
+        rstate=np.random.default_rng(cohort.seed),  # for reproducible results
         show_progressbar=False,
     )
-    return trials
+    return min(trials.losses())
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
+        "--data_path",
         "--data-path",
-        default=str(helpers.repo_root() / "build" / "homework" / "output"),
-        help="folder of the files preprocess_data.py wrote (default: build/homework/output)",
+        default="./output",
+        help="folder of the files preprocess_data.py wrote (default: ./output)",
     )
     parser.add_argument(
-        "--num-trials", type=int, default=15, help="hyperopt evaluations (the homework's 15)"
+        "--num_trials",
+        "--num-trials",
+        "--max_evals",  # the 2022 script's name
+        type=int,
+        default=None,
+        help="evaluations of the search (default: the cohort's, 15; 10 for 2023, 50 for 2022)",
     )
-    parser.add_argument(
-        "--tracking-uri",
-        default=os.environ.get("MLFLOW_TRACKING_URI", "http://127.0.0.1:5000"),
-        help="the tracking server (default: $MLFLOW_TRACKING_URI, else http://127.0.0.1:5000)",
-    )
-    parser.add_argument("--experiment-name", default=EXPERIMENT_NAME)
-    parser.add_argument(
-        "--tag",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="a tag for every run, e.g. where the data came from (repeatable)",
-    )
+    cohort_argument(parser)
+    tracking_arguments(parser)
     args = parser.parse_args()
-
-    check_server(args.tracking_uri)
-    mlflow.set_tracking_uri(args.tracking_uri)
-    mlflow.set_experiment(args.experiment_name)
-    tags = dict(tag.split("=", 1) for tag in args.tag)
-    trials = run_optimization(
-        args.data_path, args.num_trials, {**tags, "model": "RandomForestRegressor"}
-    )
-    print(f"{len(trials.trials)} trials; best validation RMSE {min(trials.losses()):.3f}")
+    cohort = COHORTS[args.cohort]
+    tags = connect(args, cohort.hpo_experiment)
+    num_trials = args.num_trials or cohort.num_trials
+    best = run_optimization(args.data_path, num_trials, cohort, tags)
+    print(f"{num_trials} trials ({cohort.search}); best validation RMSE {best:.4f}")
 
 
 if __name__ == "__main__":
