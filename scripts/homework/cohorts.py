@@ -207,6 +207,16 @@ def cohort_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def data_path_argument(parser: argparse.ArgumentParser) -> None:
+    """`--data_path`: where preprocess_data.py wrote its files (train.py, hpo.py, register_model.py)."""
+    parser.add_argument(
+        "--data_path",
+        "--data-path",
+        default="./output",
+        help="folder of the files preprocess_data.py wrote (default: ./output)",
+    )
+
+
 def tracking_arguments(parser: argparse.ArgumentParser) -> None:
     """`--tracking-uri` and `--tag`, shared by the three scripts that log to MLflow."""
     parser.add_argument(

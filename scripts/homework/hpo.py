@@ -15,7 +15,15 @@ import os
 
 import mlflow
 import numpy as np
-from cohorts import COHORTS, Cohort, cohort_argument, connect, load_pickle, tracking_arguments
+from cohorts import (
+    COHORTS,
+    Cohort,
+    cohort_argument,
+    connect,
+    data_path_argument,
+    load_pickle,
+    tracking_arguments,
+)
 from sklearn.ensemble import RandomForestRegressor
 from sklearn.metrics import root_mean_squared_error
 
@@ -92,12 +100,7 @@ def run_optimization(data_path: str, num_trials: int, cohort: Cohort, tags: dict
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--data_path",
-        "--data-path",
-        default="./output",
-        help="folder of the files preprocess_data.py wrote (default: ./output)",
-    )
+    data_path_argument(parser)
     parser.add_argument(
         "--num_trials",
         "--num-trials",

@@ -16,7 +16,15 @@ import importlib.metadata
 import os
 
 import mlflow
-from cohorts import COHORTS, Cohort, cohort_argument, connect, load_pickle, tracking_arguments
+from cohorts import (
+    COHORTS,
+    Cohort,
+    cohort_argument,
+    connect,
+    data_path_argument,
+    load_pickle,
+    tracking_arguments,
+)
 from mlflow import MlflowClient
 from mlflow.entities import ViewType
 from mlflow.models import infer_signature
@@ -134,12 +142,7 @@ def run_register_model(data_path: str, top_n: int, cohort: Cohort, alias: str, t
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--data_path",
-        "--data-path",
-        default="./output",
-        help="folder of the files preprocess_data.py wrote (default: ./output)",
-    )
+    data_path_argument(parser)
     parser.add_argument(
         "--top_n",
         "--top-n",

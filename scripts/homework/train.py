@@ -14,7 +14,14 @@ import os
 
 import mlflow
 import numpy as np
-from cohorts import COHORTS, cohort_argument, connect, load_pickle, tracking_arguments
+from cohorts import (
+    COHORTS,
+    cohort_argument,
+    connect,
+    data_path_argument,
+    load_pickle,
+    tracking_arguments,
+)
 from sklearn.ensemble import RandomForestRegressor
 from sklearn.metrics import root_mean_squared_error
 
@@ -49,12 +56,7 @@ def run_train(data_path: str, cohort, tags: dict[str, str]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--data_path",
-        "--data-path",
-        default="./output",
-        help="folder of the files preprocess_data.py wrote (default: ./output)",
-    )
+    data_path_argument(parser)
     cohort_argument(parser)
     tracking_arguments(parser)
     args = parser.parse_args()
