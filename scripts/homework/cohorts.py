@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import pickle
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 # the homework's search space, written once (notebook 10's sweep uses it too): inclusive bounds of
 # whole numbers, the same in every cohort; each cohort draws them in its own order
@@ -181,17 +181,10 @@ COHORTS: dict[int, Cohort] = {
         HYPEROPT_ORDER,
         questions=QUESTIONS_2024,
     ),
-    # the page says "Yellow Taxi", but its scripts and options are those of the green files
-    2025: Cohort(
-        2025,
-        ("2023-01", "2023-02", "2023-03"),
-        "duration",
-        "hyperopt",
-        15,
-        HYPEROPT_ORDER,
-        questions=QUESTIONS_2024,
-    ),
 }
+# 2025 hands out the 2024 homework again; its page says "Yellow Taxi", but its scripts and
+# options are those of the green files
+COHORTS[2025] = replace(COHORTS[2024], year=2025)
 NEWEST = max(COHORTS)
 
 
