@@ -25,7 +25,7 @@ from helpers.features import make_features, target  # noqa: F401
 
 # The homework's search over RandomForestRegressor, written once as data: each parameter's
 # inclusive integer bounds. scripts/homework/hpo.py turns it into a hyperopt space (08),
-# helpers/wandb_tracking.py into a W&B sweep (10); `random_state` is fixed by each of them.
+# helpers/wandb_tracking.py into the W&B sweep's parameters (10); `random_state` is fixed by each of them.
 RANDOM_FOREST_SPACE: dict[str, tuple[int, int]] = {
     "max_depth": (1, 20),
     "n_estimators": (10, 50),

@@ -17,6 +17,7 @@ from hyperopt import hp
 from hyperopt.pyll import scope
 
 from helpers.paths import display_path, repo_root
+from helpers.tuning import RANDOM_FOREST_SPACE
 
 WANDB_MODES = ("offline", "online")
 NOTEBOOK = "notebooks/10-experiment-tracking-wandb.ipynb"
@@ -101,11 +102,10 @@ def setup_wandb(mode: str = "offline", wandb_dir: str | os.PathLike | None = Non
 SWEEP_CONFIG: dict = {
     "method": "bayes",
     "metric": {"name": "MSE", "goal": "minimize"},
+    # the bounds are the MLflow homework's (helpers.tuning.RANDOM_FOREST_SPACE), written once
     "parameters": {
-        "max_depth": {"distribution": "int_uniform", "min": 1, "max": 20},
-        "n_estimators": {"distribution": "int_uniform", "min": 10, "max": 50},
-        "min_samples_split": {"distribution": "int_uniform", "min": 2, "max": 10},
-        "min_samples_leaf": {"distribution": "int_uniform", "min": 1, "max": 4},
+        name: {"distribution": "int_uniform", "min": low, "max": high}
+        for name, (low, high) in RANDOM_FOREST_SPACE.items()
     },
 }
 SWEEP_COUNT = 5  # sweep.py's `--count` default: the agent runs 5 trials
