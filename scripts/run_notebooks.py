@@ -79,13 +79,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-pictures",
         action="store_true",
-        help="with --refresh-committed: leave imgs/ as it is (then pictures and outputs differ)",
+        help="with --refresh-committed: leave imgs/ as it is (then pictures and outputs differ;\n"
+        "so does --only)",
     )
     parser.add_argument("--imgs", default=str(ROOT / "imgs"), help=argparse.SUPPRESS)
     add_param_option(parser)
     args = parser.parse_args(argv)
 
     notebooks = course_notebooks(args.only)
+    # the pictures show the runs of 01-06 (and the outputs beside them): only from a whole refresh
+    pictures_too = args.refresh_committed and not args.no_pictures and not args.only
     extra = parse_params(args.param)
     # the colour and months the notebooks will read (`-p TAXI_COLOR yellow`: yellow files, and
     # generated yellow data when they are missing)
@@ -104,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         if source != "tlc":
             print("--refresh-committed needs the real TLC files (DATA_DIR or TAXI_DATA_DIR).")
             return 2
-        reason = None if args.no_pictures else browser.why_no_browser()
+        reason = browser.why_no_browser() if pictures_too else None
         if reason:  # before the long run, not after it
             print(f"--refresh-committed takes the pictures too, and cannot: {reason}.")
             print("(--no-pictures refreshes the outputs alone, and leaves imgs/ stale.)")
@@ -148,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
         }
 
     if args.refresh_committed:
-        if not args.no_pictures:
+        if pictures_too:
             # the pictures of this run's store, into a folder of their own first: a failure here
             # leaves notebooks/ and imgs/ as they were
             shots = Path(tempfile.mkdtemp(prefix="committed-pictures-"))
@@ -166,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
         # only now, when every notebook ran: a failure above leaves the committed ones untouched
         for nb, stamp in provenance.items():
             write_back(out / nb.name, nb, stamp)
-        if not args.no_pictures:
+        if pictures_too:
             imgs = Path(args.imgs)
             for shot in sorted(shots.iterdir()):
                 if (
@@ -183,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Executed copies: {helpers.display_path(out)}/")
     if args.refresh_committed:
         print("Outputs written back into notebooks/; the runs' temporary store is removed.")
-        if not args.no_pictures:
+        if pictures_too:
             print("Pictures of that store, and the text each shows, written into imgs/.")
         return 0
     uri = os.environ.get("MLFLOW_TRACKING_URI") or helpers.default_tracking_uri()
