@@ -63,8 +63,11 @@ def save(ui: browser.MlflowUI, path: Path) -> Path:
 
 
 def _one_run(client, experiment_id: str, filter_string: str):
-    """The latest run of the experiment matching `filter_string`."""
-    runs = client.search_runs([experiment_id], filter_string, max_results=1)
+    """The first run of the experiment matching `filter_string`: that of the notebook which
+    introduces it (02's linear regression, 03's search, 04's xgboost), whatever 05-10 add later."""
+    runs = client.search_runs(
+        [experiment_id], filter_string, order_by=["attributes.start_time ASC"], max_results=1
+    )
     if not runs:
         raise RuntimeError(f"No run matches {filter_string!r}: did notebooks 01-06 run?")
     return runs[0]
