@@ -34,14 +34,16 @@ REGISTERED_MODEL = "nyc-taxi-trip-duration"
 SYSTEM_CHARTS = "cpu|memory"
 
 # The text a picture shows: every text node with a box inside the window (and not hidden), in
-# document order. A page's innerText would also hold what is scrolled out of the picture.
+# document order. A page's innerText would also hold what is scrolled out of the picture. Text in
+# charts (<svg>: axis ticks such as 0.04000, ranges the plot computes) is left out: the tests
+# compare the figures of this text with the notebooks' outputs, and a tick is no logged figure.
 VISIBLE_TEXT = """() => {
   const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
   const lines = [];
   for (let node = walker.nextNode(); node; node = walker.nextNode()) {
     const text = node.textContent.trim();
     const parent = node.parentElement;
-    if (!text || !parent) continue;
+    if (!text || !parent || parent.closest('svg')) continue;
     const style = getComputedStyle(parent);
     if (style.visibility === 'hidden' || style.display === 'none' || style.opacity === '0') continue;
     const range = document.createRange();
