@@ -45,6 +45,7 @@ from infra.notebooks import (
 )
 
 ROOT = helpers.repo_root()
+STORE_NAME = "mlops-zoomcamp-02"  # the refresh's store, in the temporary folder
 
 
 def resolve_source(source: str, data_dir: str | None, colour: str, months: list[str]) -> str:
@@ -112,7 +113,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"--refresh-committed takes the pictures too, and cannot: {reason}.")
             print("(--no-pictures refreshes the outputs alone, and leaves imgs/ stale.)")
             return 2
-        store = Path(tempfile.mkdtemp(prefix="committed-outputs-"))
+        # one fixed folder, not a random one: the pictures of the artifact pages show its path
+        # (file:///tmp/mlops-zoomcamp-02/mlruns/...), the same at every refresh
+        store = Path(tempfile.gettempdir()) / STORE_NAME
+        try:
+            store.mkdir()
+        except FileExistsError:
+            print(f"{store} exists: another refresh runs, or one was killed (then remove it).")
+            return 2
         atexit.register(shutil.rmtree, store, ignore_errors=True)  # also after a failing notebook
         os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{store / 'mlflow.db'}"
         # quiet MLflow, and "Created by learner" in the runs the pictures show

@@ -132,3 +132,36 @@ def test_the_rules_can_fail():
         "0.09585355369315604",
     }
     assert missing(["6.0345"], ["6.0338"]) == ["6.0345"]
+
+
+def test_photograph_store_saves_each_picture_with_the_text_it_shows(synthetic_course, tmp_path):
+    """infra.pictures on the store of 01-06 (small generated data): the run page shows the rmse
+    the run logged, the registry page its champion; each PNG is the window's size."""
+    from infra import browser, pictures
+    from tests.conftest import EXPERIMENT, REGISTERED, require
+
+    require(browser.why_no_browser() is None, f"pictures: {browser.why_no_browser()}")
+    synthetic_course.through("06")
+    only = {"run_page", "model_versions"}
+    written = pictures.photograph_store(
+        synthetic_course.root, tmp_path, intro_name="test-intro", course_name=EXPERIMENT, only=only
+    )
+    assert sorted(p.name for p in written) == ["model_versions.png", "run_page.png"]
+    for png in written:
+        header = png.read_bytes()[:24]
+        assert header[:8] == b"\x89PNG\r\n\x1a\n"
+        size = (int.from_bytes(header[16:20], "big"), int.from_bytes(header[20:24], "big"))
+        assert size == (browser.VIEWPORT["width"], browser.VIEWPORT["height"])
+    client = synthetic_course.client
+    experiment = client.get_experiment_by_name(EXPERIMENT)
+    (first,) = client.search_runs(
+        [experiment.experiment_id],
+        "tags.mlflow.runName = 'linear-regression'",
+        order_by=["attributes.start_time ASC"],
+        max_results=1,
+    )
+    page = (tmp_path / "run_page.txt").read_text()
+    assert "linear-regression" in page.splitlines()
+    assert not missing([f"{first.data.metrics['rmse']:.4f}"], figures(page))
+    registry = (tmp_path / "model_versions.txt").read_text()
+    assert REGISTERED in registry and "champion" in registry
