@@ -9,7 +9,7 @@
   and the answer chosen among them) and figures marked as the course's (the word "course" in the
   80 characters before the figure on its line, or in the fenced code block that holds it).
 
-RMSE-like: a decimal with at least 3 decimals, outside links. Two figures are the same when they
+RMSE-like: a decimal with at least 3 decimals, outside links and times of day. Two figures are the same when they
 agree at the shorter one's precision (the UI's 6.034 is the output's 6.0338; 6.24759 is 6.2476).
 These tests read committed files only.
 """
@@ -28,7 +28,7 @@ from tests.notebook_runner import NOTEBOOKS
 ROOT = NOTEBOOKS.parent
 IMGS = ROOT / "imgs"
 ALL = sorted(NOTEBOOKS.glob("[0-9][0-9]-*.ipynb"))
-FIGURE = re.compile(r"(?<![\d.\w])\d+\.\d{3,}(?![\d.])")
+FIGURE = re.compile(r"(?<![\d.\w:])\d+\.\d{3,}(?![\d.])")  # not a time's seconds (00:41:01.834)
 LINK = re.compile(r"\]\([^)]*\)|https?://\S+")
 OPTIONS = re.compile(r"\d+\.\d{3,}(?:\**\s*·[\s>]*\**\d+\.\d{3,})+")  # `> ` continues a quote
 FENCE = re.compile(r"```.*?```", re.S)
@@ -116,6 +116,7 @@ def test_the_rules_can_fail():
     """The matching and the course's exceptions, on made-up text."""
     assert same("6.034", "6.0338") and same("6.24759", "6.2476")
     assert not same("6.0345", "6.0385") and not same("5.0672", "5.0431")
+    assert figures("utc_time_created: '2026-12-07 00:41:01.834697'") == []
     assert figures("see [BOHB](https://arxiv.org/abs/1807.01774), RMSE 6.0338, 2023.5") == [
         "6.0338"
     ]
