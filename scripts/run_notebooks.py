@@ -171,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
                 shots,
                 intro_name=str(extra.get("EXPERIMENT_NAME", names["01"])),
                 course_name=str(extra.get("EXPERIMENT_NAME", names["02"])),
-                lab_env={"TAXI_DATA_DIR": os.environ.get("TAXI_DATA_DIR", "")},
+                lab_env={k: v for k, v in os.environ.items() if k == "TAXI_DATA_DIR"},
             )
             timings.append(("pictures (infra/pictures.py)", time.perf_counter() - start))
         # only now, when every notebook ran: a failure above leaves the committed ones untouched

@@ -167,8 +167,14 @@ def main(argv: list[str] | None = None) -> int:
         server_pictures(args.url, **experiment_names(defaults), out=out, only=only)
         return 0
     os.environ.update(NOTEBOOK_ENV)  # the notebooks' kernels inherit these
-    if args.store:
-        photograph_store(Path(args.store), out, **experiment_names(defaults), only=only)
+    if args.store:  # notebook 02 in JupyterLab (jupyterlab.png) reads the data given here
+        lab = {"DATA_SOURCE": args.data_source}
+        if args.data_dir:
+            lab["DATA_DIR"] = str(Path(args.data_dir).resolve())
+        if args.synthetic_rows:
+            lab["SYNTHETIC_ROWS"] = args.synthetic_rows
+        names = experiment_names(defaults)
+        photograph_store(Path(args.store), out, **names, lab_params=lab, only=only)
         return 0
 
     with warnings.catch_warnings():
