@@ -113,69 +113,81 @@ def server_pictures(
     seed = browser.ui_state(
         [eid, intro.experiment_id], search_filter="tags.mlflow.parentRunId IS NULL"
     )
+
+    def want(*names: str) -> bool:  # each page is opened only for a picture asked for
+        return not only or bool(only & set(names))
+
     with browser.MlflowUI(url, seed) as ui:
 
         def shot(name: str) -> None:
-            if not only or Path(name).stem in only:
+            if want(Path(name).stem):
                 written.append(save(ui, out / name))
 
-        ui.open("/experiments", course.name, intro.name)
-        shot("experiments_list.png")
+        if want("experiments_list", "experiment_dialogue"):
+            ui.open("/experiments", course.name, intro.name)
+            shot("experiments_list.png")
+            ui.page.get_by_test_id("create-experiment-button").click()
+            ui.wait_for("Create Experiment", "Artifact Location")
+            ui.page.get_by_placeholder("Input an experiment name").fill("nyc-taxi-experiment-2")
+            shot("experiment_dialogue.png")
+            ui.page.keyboard.press("Escape")
 
-        ui.page.get_by_test_id("create-experiment-button").click()
-        ui.wait_for("Create Experiment", "Artifact Location")
-        ui.page.get_by_placeholder("Input an experiment name").fill("nyc-taxi-experiment-2")
-        shot("experiment_dialogue.png")
-        ui.page.keyboard.press("Escape")
+        if want("mlflow_ui"):
+            ui.open(
+                f"/experiments/{eid}/runs",
+                "linear-regression",
+                "xgboost-best-params",
+                "rmse",
+                "data.source",
+            )
+            shot("mlflow_ui.png")
 
-        ui.open(
-            f"/experiments/{eid}/runs",
-            "linear-regression",
-            "xgboost-best-params",
-            "rmse",
-            "data.source",
-        )
-        shot("mlflow_ui.png")
+        if want("run_page"):
+            ui.open(
+                f"/experiments/{eid}/runs/{lr.info.run_id}",
+                "linear-regression",
+                "Logged models (1)",
+                "rmse",
+            )
+            ui.page.get_by_text("Logged models (1)").first.scroll_into_view_if_needed()
+            shot("run_page.png")
 
-        ui.open(
-            f"/experiments/{eid}/runs/{lr.info.run_id}",
-            "linear-regression",
-            "Logged models (1)",
-            "rmse",
-        )
-        ui.page.get_by_text("Logged models (1)").first.scroll_into_view_if_needed()
-        shot("run_page.png")
+        if want("run_artifacts"):
+            route = f"/experiments/{eid}/runs/{xgb.info.run_id}/artifacts"
+            ui.open(route, "feature_importance_weight.png")
+            ui.page.get_by_text("feature_importance_weight.png").first.click()
+            ui.page.wait_for_function(  # the preview is an <img> of a blob: wait until decoded
+                "() => [...document.querySelectorAll('img')]"
+                ".some(i => i.complete && i.naturalWidth > 100)"
+            )
+            shot("run_artifacts.png")
 
-        ui.open(
-            f"/experiments/{eid}/runs/{xgb.info.run_id}/artifacts", "feature_importance_weight.png"
-        )
-        ui.page.get_by_text("feature_importance_weight.png").first.click()
-        ui.page.wait_for_function(  # the preview is an <img> of a blob: wait until it is decoded
-            "() => [...document.querySelectorAll('img')].some(i => i.complete && i.naturalWidth > 100)"
-        )
-        shot("run_artifacts.png")
+        if want("model_artifacts"):
+            ui.open(f"/experiments/{eid}/models/{xgb_model.model_id}/artifacts", "MLmodel")
+            ui.page.get_by_text("MLmodel").first.click()
+            ui.wait_for("flavors", "xgboost")
+            shot("model_artifacts.png")
 
-        ui.open(f"/experiments/{eid}/models/{xgb_model.model_id}/artifacts", "MLmodel")
-        ui.page.get_by_text("MLmodel").first.click()
-        ui.wait_for("flavors", "xgboost")
-        shot("model_artifacts.png")
+        if want("run_comparison"):
+            ids = json.dumps([t.info.run_id for t in trials])
+            ui.open(
+                f'/compare-runs?runs={ids}&experiments=["{eid}"]',
+                "Parallel Coordinates Plot",
+                "Run details",
+            )
+            ui.page.locator("svg .parcoords .y-axis").first.wait_for(state="visible")
+            shot("run_comparison.png")
 
-        ids = json.dumps([t.info.run_id for t in trials])
-        ui.open(
-            f'/compare-runs?runs={ids}&experiments=["{eid}"]',
-            "Parallel Coordinates Plot",
-            "Run details",
-        )
-        ui.page.locator("svg .parcoords .y-axis").first.wait_for(state="visible")
-        shot("run_comparison.png")
+        if want("models_list"):
+            ui.open("/models", model_name, "Aliased versions")
+            shot("models_list.png")
 
-        ui.open("/models", model_name, "Aliased versions")
-        shot("models_list.png")
+        if want("model_versions"):
+            ui.open(f"/models/{model_name}", "Versions", "champion")
+            shot("model_versions.png")
 
-        ui.open(f"/models/{model_name}", "Versions", "champion")
-        shot("model_versions.png")
-
-        system_metrics(ui, eid, parent.info.run_id, shot)
+        if want("system-metrics"):
+            system_metrics(ui, eid, parent.info.run_id, shot)
     return written
 
 

@@ -136,13 +136,13 @@ def test_the_rules_can_fail():
 
 
 def test_photograph_store_saves_each_picture_with_the_text_it_shows(synthetic_course, tmp_path):
-    """infra.pictures on the store of 01-06 (small generated data): the run page shows the rmse
-    the run logged, the registry page its champion; each PNG is the window's size."""
+    """infra.pictures on the store of 01-06 (small generated data, conftest.synthetic_course):
+    the run page shows the rmse the run logged, the registry page its champion; each PNG is the
+    window's size."""
     from infra import browser, pictures
     from tests.conftest import EXPERIMENT, REGISTERED, require
 
     require(browser.why_no_browser() is None, f"pictures: {browser.why_no_browser()}")
-    synthetic_course.through("06")
     only = {"run_page", "model_versions"}
     written = pictures.photograph_store(
         synthetic_course.root, tmp_path, intro_name="test-intro", course_name=EXPERIMENT, only=only
