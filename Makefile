@@ -17,7 +17,8 @@ LAB_TOKEN ?=
 PYTEST_WORKERS ?= 2
 BENCHMARK_ARGS ?=
 
-.PHONY: setup run benchmark test ui lab screenshots lint format clean-notebooks check-notebooks clean
+.PHONY: setup run benchmark test ui lab screenshots lint format clean-notebooks check-notebooks clean \
+	refresh outdated
 
 setup: $(STAMP)
 
@@ -59,6 +60,16 @@ lab: setup
 ## (Chromium from your packages: sudo bash .ci/chromium.sh)
 screenshots: setup
 	$(PY) scripts/screenshots.py --data-source "$(DATA_SOURCE)" $(if $(DATA_DIR),--data-dir "$(DATA_DIR)") $(SCREENSHOTS_ARGS)
+
+## maintainers: the committed outputs AND the pictures from one run: every notebook in order into
+## one fresh store on the real files (DATA_DIR=... or $$TAXI_DATA_DIR), then imgs/ from a live
+## MLflow server on that same store (needs Chromium: bash .ci/chromium.sh)
+refresh: setup
+	$(PY) scripts/run_notebooks.py --refresh-committed $(if $(DATA_DIR),--data-dir "$(DATA_DIR)")
+
+## the pins of mlflow_requirements.txt with a newer release, and whether each installs with the others
+outdated: setup
+	$(PY) -m infra.pins mlflow_requirements.txt
 
 ## ruff: lint and format check, notebooks included (100-character lines); `make format` fixes
 lint: setup

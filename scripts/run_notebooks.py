@@ -1,9 +1,15 @@
 """The main job: run every notebook in order with papermill, tracked in MLflow.
 
     python scripts/run_notebooks.py [--data-source auto|tlc|synthetic] [--data-dir DIR]
+    python scripts/run_notebooks.py --refresh-committed --data-dir DIR   # maintainers: make refresh
 
 Executed copies go to build/executed/ (ignored by git); runs go to mlflow.db at the repository
 root unless MLFLOW_TRACKING_URI says otherwise.
+
+--refresh-committed runs every notebook in order into one fresh temporary store on the real
+files, then photographs that same store (infra/pictures.py: the MLflow UI of a live server on it,
+headless Chromium), and only when all of it worked writes the outputs back into notebooks/
+(cleaned, stamped with the refresh) and the pictures, with the text each shows, into imgs/.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 import warnings
@@ -22,18 +29,23 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import helpers
+from infra import browser, pictures
+from infra.cleaning import write_clean
 from infra.notebooks import (
     MONTHS,
     NotebookFailed,
     add_param_option,
     course_notebooks,
     failure,
+    notebook,
+    notebook_parameters,
     notebook_params,
     parse_params,
     run_notebook,
 )
 
 ROOT = helpers.repo_root()
+STORE_NAME = "mlops-zoomcamp-02"  # the refresh's store, in the temporary folder
 
 
 def resolve_source(source: str, data_dir: str | None, colour: str, months: list[str]) -> str:
@@ -62,12 +74,22 @@ def main(argv: list[str] | None = None) -> int:
         "--refresh-committed",
         action="store_true",
         help="maintainers: run on real data in a fresh temporary tracking store and write the\n"
-        "outputs back into notebooks/ (cleaned), as the committed notebooks must show",
+        "outputs back into notebooks/ (cleaned), as the committed notebooks must show, and\n"
+        "the pictures of that run's store into imgs/",
     )
+    parser.add_argument(
+        "--no-pictures",
+        action="store_true",
+        help="with --refresh-committed: leave imgs/ as it is (then pictures and outputs differ;\n"
+        "so does --only)",
+    )
+    parser.add_argument("--imgs", default=str(ROOT / "imgs"), help=argparse.SUPPRESS)
     add_param_option(parser)
     args = parser.parse_args(argv)
 
     notebooks = course_notebooks(args.only)
+    # the pictures show the runs of 01-06 (and the outputs beside them): only from a whole refresh
+    pictures_too = args.refresh_committed and not args.no_pictures and not args.only
     extra = parse_params(args.param)
     # the colour and months the notebooks will read (`-p TAXI_COLOR yellow`: yellow files, and
     # generated yellow data when they are missing)
@@ -86,12 +108,23 @@ def main(argv: list[str] | None = None) -> int:
         if source != "tlc":
             print("--refresh-committed needs the real TLC files (DATA_DIR or TAXI_DATA_DIR).")
             return 2
-        import tempfile
-
-        store = Path(tempfile.mkdtemp(prefix="committed-outputs-"))
+        reason = browser.why_no_browser() if pictures_too else None
+        if reason:  # before the long run, not after it
+            print(f"--refresh-committed takes the pictures too, and cannot: {reason}.")
+            print("(--no-pictures refreshes the outputs alone, and leaves imgs/ stale.)")
+            return 2
+        # one fixed folder, not a random one: the pictures of the artifact pages show its path
+        # (file:///tmp/mlops-zoomcamp-02/mlruns/...), the same at every refresh
+        store = Path(tempfile.gettempdir()) / STORE_NAME
+        try:
+            store.mkdir()
+        except FileExistsError:
+            print(f"{store} exists: another refresh runs, or one was killed (then remove it).")
+            return 2
         atexit.register(shutil.rmtree, store, ignore_errors=True)  # also after a failing notebook
         os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{store / 'mlflow.db'}"
-        os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+        # quiet MLflow, and "Created by learner" in the runs the pictures show
+        os.environ.update(pictures.NOTEBOOK_ENV)
         if args.data_dir:
             os.environ["TAXI_DATA_DIR"] = str(Path(args.data_dir).resolve())
 
@@ -126,9 +159,34 @@ def main(argv: list[str] | None = None) -> int:
         }
 
     if args.refresh_committed:
+        if pictures_too:
+            # the pictures of this run's store, into a folder of their own first: a failure here
+            # leaves notebooks/ and imgs/ as they were
+            shots = Path(tempfile.mkdtemp(prefix="committed-pictures-"))
+            atexit.register(shutil.rmtree, shots, ignore_errors=True)
+            start = time.perf_counter()
+            names = {p: notebook_parameters(notebook(p))["EXPERIMENT_NAME"] for p in ("01", "02")}
+            pictures.photograph_store(
+                store,
+                shots,
+                intro_name=str(extra.get("EXPERIMENT_NAME", names["01"])),
+                course_name=str(extra.get("EXPERIMENT_NAME", names["02"])),
+                lab_env={k: v for k, v in os.environ.items() if k == "TAXI_DATA_DIR"},
+            )
+            timings.append(("pictures (infra/pictures.py)", time.perf_counter() - start))
         # only now, when every notebook ran: a failure above leaves the committed ones untouched
         for nb, stamp in provenance.items():
             write_back(out / nb.name, nb, stamp)
+        if pictures_too:
+            imgs = Path(args.imgs)
+            for shot in sorted(shots.iterdir()):
+                if (
+                    shot.suffix == ".txt"
+                ):  # which refresh the picture shows (tests/test_pictures.py)
+                    text = f"course_refresh: {refresh_id}\n{shot.read_text()}"
+                    (imgs / shot.name).write_text(text)
+                else:
+                    shutil.copyfile(shot, imgs / shot.name)
 
     print("\nAll notebooks ran:")
     for name, seconds in timings:
@@ -136,6 +194,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Executed copies: {helpers.display_path(out)}/")
     if args.refresh_committed:
         print("Outputs written back into notebooks/; the runs' temporary store is removed.")
+        if pictures_too:
+            print("Pictures of that store, and the text each shows, written into imgs/.")
         return 0
     uri = os.environ.get("MLFLOW_TRACKING_URI") or helpers.default_tracking_uri()
     if uri == helpers.default_tracking_uri():
@@ -154,11 +214,9 @@ def write_back(executed: Path, committed: Path, stamp: dict) -> None:
     """
     nb = json.loads(executed.read_text())
     nb["metadata"]["course_refresh"] = stamp
-    committed.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
-    subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "clean_notebooks.py"), str(committed)], check=True
-    )
-    # papermill's injected-parameters cell (notebook 10's months) as `make lint` wants it
+    write_clean(nb, committed)
+    # papermill's injected-parameters cell (notebook 10's months) as `make lint` wants it: ruff is
+    # the project's formatter, run as its own command line (it has no Python API)
     subprocess.run([sys.executable, "-m", "ruff", "format", "-q", str(committed)], check=True)
 
 

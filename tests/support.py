@@ -125,6 +125,6 @@ def work_unit(nodeid: str) -> str:
     """The unit of a test: its chain, else its module's file name."""
     path, _, name = nodeid.partition("::")
     module = Path(path).name
-    if module.startswith(CHAINED) or module == "test_mlflow_ui.py":
+    if module.startswith(CHAINED) or module in ("test_mlflow_ui.py", "test_pictures.py"):
         return "real-course" if name.startswith("test_committed_") else "synthetic-course"
     return module

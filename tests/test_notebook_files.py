@@ -40,11 +40,25 @@ def test_every_notebook_has_the_public_parameters(path):
 
 def test_committed_notebooks_are_clean():
     """Committed notebooks carry no execution metadata (run `make clean-notebooks` if this fails)."""
-    import subprocess
-    import sys
+    from infra.cleaning import dirty
 
-    script = NOTEBOOKS.parent / "scripts" / "clean_notebooks.py"
-    result = subprocess.run(
-        [sys.executable, str(script), "--check"], capture_output=True, text=True
-    )
-    assert result.returncode == 0, result.stdout
+    unclean = dirty(sorted(NOTEBOOKS.glob("*.ipynb")))
+    assert not unclean, f"not clean: {[p.name for p in unclean]}; run `make clean-notebooks`"
+
+
+def test_cleaning_finds_and_removes_execution_noise(tmp_path):
+    """A notebook with papermill metadata and timing is dirty; cleaning makes it clean, outputs kept."""
+    import json
+
+    from infra.cleaning import clean_files, dirty
+
+    source = sorted(NOTEBOOKS.glob("02-*.ipynb"))[0]
+    nb = json.loads(source.read_text())
+    nb["metadata"]["papermill"] = {"duration": 12.5}
+    nb["cells"][0]["metadata"]["execution"] = {"iopub.status.busy": "2026-12-01T00:00:00Z"}
+    path = tmp_path / source.name
+    path.write_text(json.dumps(nb))
+    assert dirty([path]) == [path]
+    assert clean_files([path]) == [path]
+    assert dirty([path]) == []
+    assert path.read_text() == source.read_text()
