@@ -266,24 +266,3 @@ def show_rmse_table(ui: browser.HeadlessChromium) -> None:
     table = ui.page.locator(".jp-OutputArea-output table", has_text="metrics.rmse").first
     table.evaluate("t => t.scrollIntoView({block: 'center'})")
     ui.page.wait_for_timeout(500)
-
-
-def shoot(out: Path, params: dict[str, object], env: dict[str, str], timeout: float = 600) -> Path:
-    """imgs/jupyterlab.png: notebook 02 run by Run All in JupyterLab, the RMSE table in view."""
-    import tempfile
-
-    with tempfile.TemporaryDirectory(prefix="jupyterlab-shot-") as tmp:
-        tmp = Path(tmp)
-        root = tmp / "course"
-        path = prepare_root(root, "02", **params)
-        env = {"MLFLOW_TRACKING_URI": f"sqlite:///{tmp / 'mlflow.db'}", **env}
-        with jupyterlab(root, tmp / "jupyter", env) as lab:
-            with browser.HeadlessChromium(lab.url, seed={}, viewport=VIEWPORT, timeout=120) as ui:
-                open_notebook(ui, lab, path)
-                cells = run_all(ui, timeout)
-                errors = [c for c in cells if any("Traceback" in s for s in c["stderr"])]
-                if errors or not rmse_table(ui):
-                    raise RuntimeError(f"notebook 02 did not run cleanly in JupyterLab: {errors}")
-                show_rmse_table(ui)
-                path = ui.screenshot(Path(out) / "jupyterlab.png")
-    return path
