@@ -29,7 +29,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import helpers
-from infra import browser, pictures
+from infra import browser, pictures, stores
 from infra.cleaning import write_clean
 from infra.notebooks import (
     MONTHS,
@@ -112,6 +112,14 @@ def main(argv: list[str] | None = None) -> int:
         if reason:  # before the long run, not after it
             print(f"--refresh-committed takes the pictures too, and cannot: {reason}.")
             print("(--no-pictures refreshes the outputs alone, and leaves imgs/ stale.)")
+            return 2
+        # the committed 07 shows all three scenarios: its third needs a PostgreSQL
+        reason = stores.check_postgres(stores.postgres_uri())
+        if reason:
+            print(f"--refresh-committed runs scenario 3 of notebook 07, and cannot: {reason}.")
+            print(
+                "Start one: bash .ci/postgres.sh start DIR; export MLFLOW_TEST_POSTGRES_URI=$(cat DIR/uri)"
+            )
             return 2
         # one fixed folder, not a random one: the pictures of the artifact pages show its path
         # (file:///tmp/mlops-zoomcamp-02/mlruns/...), the same at every refresh
