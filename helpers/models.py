@@ -51,7 +51,7 @@ def model_requirements() -> list[str]:
     return [f"{name}=={importlib.metadata.version(name)}" for name in REQUIREMENTS]
 
 
-def log_trip_model(dv, model, example: pd.DataFrame, name: str = "trip-duration", **kwargs):
+def log_trip_model(dv, model, example: pd.DataFrame, name: str = "model", **kwargs):
     """Log a scikit-learn regressor on the course's features, with its DictVectorizer, as the
     model of trip_model.py in the active run; return the ModelInfo (07; notebook 05 shows the steps).
     """
