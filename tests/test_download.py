@@ -203,7 +203,10 @@ def test_damaged_body_is_retried_then_reported_as_damaged(server, green_bytes, d
 
 def test_known_sums_are_the_published_files(real_data_dir):
     """Each sum in KNOWN_SHA256 is that of the TLC's file (the copies in ../shared/tlc-data)."""
-    assert set(KNOWN_SHA256) == {f"green_tripdata_2023-0{m}.parquet" for m in (1, 2, 3)}
+    # the 2024/2025 cohorts' months, and the 2023 cohort's and the W&B homework's
+    assert set(KNOWN_SHA256) == {
+        f"green_tripdata_{year}-0{m}.parquet" for year in (2022, 2023) for m in (1, 2, 3)
+    }
     for name, known in KNOWN_SHA256.items():
         assert pooch.file_hash(str(real_data_dir / name)) == known, name
 

@@ -36,14 +36,14 @@ TRY = re.compile(r"try (\d+): (\d+)/(\d+) writers logged their run; runs in the 
 
 
 def test_the_readme_figure_is_what_the_script_reports():
-    """The README quotes the script's summary of 4 processes x 10 tries: most runs lost."""
-    readme = " ".join((helpers.repo_root() / "README.md").read_text().split())
+    """docs/servers.md quotes the script's summary of 4 processes x 10 tries: most runs lost."""
+    readme = " ".join((helpers.repo_root() / "docs" / "servers.md").read_text().split())
     match = re.search(
         r"4 processes log their first run into a new SQLite file at the same time: over 10 tries, "
         r"(\d+) of the 40 runs were lost .*? and (\d+) of the 10 files could no longer be read",
         readme,
     )
-    assert match, "the README no longer quotes scripts/sqlite_writers.py's figure"
+    assert match, "docs/servers.md no longer quotes scripts/sqlite_writers.py's figure"
     lost, unreadable = int(match.group(1)), int(match.group(2))
     assert 40 / 2 < lost <= 40 and 0 <= unreadable <= 10  # most runs lost
 

@@ -75,15 +75,21 @@ def run_data_prep(
     cohort: Cohort,
     data_source: str = "auto",
     synthetic_rows: int | None = None,
+    max_trips: int | None = None,
 ) -> None:
-    # the TLC files: found in raw_data_path, else downloaded, else generated (--data-source)
+    # the TLC files: found in raw_data_path, else downloaded, else generated (--data-source);
+    # a month of more than max_trips trips (a yellow one) is cut to a seeded sample of max_trips
     frames = {}
     for key, month in zip(("train", "val", "test"), cohort.months, strict=True):
         taxi_month = helpers.load_month(
             cohort.colour, month, data_source, raw_data_path, synthetic_rows
         )
+        taxi_month = helpers.sample_month(taxi_month, max_trips)
         frames[key] = taxi_month.df
-        print(f"{key}: {len(frames[key])} trips from {taxi_month.file.name} ({taxi_month.source})")
+        source = taxi_month.source
+        if taxi_month.sampled:
+            source += f", a seeded sample of its {taxi_month.trips_in_month}"
+        print(f"{key}: {len(frames[key])} trips from {taxi_month.file.name} ({source})")
 
     # fit the DictVectorizer on the first month, apply it to the others
     dv = DictVectorizer()
@@ -135,6 +141,13 @@ def main() -> None:
     parser.add_argument(
         "--synthetic-rows", type=int, default=None, help="rows of a generated month"
     )
+    parser.add_argument(
+        "--max-trips",
+        "--max_trips",
+        type=int,
+        default=None,
+        help="keep at most this many trips a month, a seeded sample (a yellow month has 3 million)",
+    )
     args = parser.parse_args()
     try:
         run_data_prep(
@@ -143,6 +156,7 @@ def main() -> None:
             COHORTS[args.cohort],
             args.data_source,
             args.synthetic_rows,
+            args.max_trips,
         )
     except helpers.TaxiDataError as exc:
         raise SystemExit(str(exc)) from None
